@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// run executes the command line args and returns the process exit status.
+// A panic becomes an error line and exit status 1, never a stack trace, after
+// every deferred cleanup (detaching from a target) has run.
+func run(ctx context.Context, args []string, io *IOStreams) (code int) {
+	f := newFactory(io)
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(io.ErrOut, "leakhunt: internal error: %v (please report it)\n", r)
+			if debugPanics() {
+				fmt.Fprintf(io.ErrOut, "%s", debug.Stack())
+			}
+			code = exitError
+		}
+	}()
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && !isLeak(err) {
+		fmt.Fprintln(io.ErrOut, errorLine(err))
+		var ue *usageError
+		if asUsage(err, &ue) {
+			fmt.Fprintf(io.ErrOut, "Run '%s --help' for usage.\n", commandPath(root, args))
+		}
+	}
+	return exitCode(err)
+}
+
+// NewCmdRoot builds the leakhunt command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "leakhunt",
+		Short: "Find memory and goroutine leaks in Go programs",
+		Long: `leakhunt finds memory and goroutine leaks in Go programs.
+
+A TARGET is one of:
+  http://HOST:PORT[/debug/pprof/]   a program serving net/http/pprof
+  PID                               a running Go process (attach, no code change)
+  core:FILE                         a core dump (with --exe BINARY if needed)
+  FILE                              a leakhunt snapshot, or a pprof profile
+                                    (.pb.gz, or the text debug=1/debug=2 forms)`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(
+		NewCmdSnapshot(f, nil),
+		NewCmdExport(f, nil),
+		NewCmdTop(f, nil),
+		NewCmdDiff(f, nil),
+		NewCmdStats(f, nil),
+	)
+	return root
+}

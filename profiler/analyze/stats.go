@@ -63,7 +63,9 @@ type ProfileStats struct {
 
 // GoroutineStats counts goroutines.
 type GoroutineStats struct {
-	Total   int          `json:"total"`
+	Total int `json:"total"`
+	// Leaked counts goroutines the runtime's leak detector marked (Go 1.27+).
+	Leaked  int          `json:"leaked,omitempty"`
 	ByState []StateCount `json:"by_state"`
 }
 
@@ -71,6 +73,7 @@ type GoroutineStats struct {
 type StateCount struct {
 	State   string        `json:"state"`
 	Count   int           `json:"count"`
+	Leaked  int           `json:"leaked,omitempty"`
 	MaxWait time.Duration `json:"max_wait_ns,omitempty"`
 }
 
@@ -125,6 +128,10 @@ func Summarize(s *snapshot.Snapshot) *Stats {
 				byState[state] = sc
 			}
 			sc.Count++
+			if g.Leaked {
+				sc.Leaked++
+				gs.Leaked++
+			}
 			sc.MaxWait = max(sc.MaxWait, g.Wait)
 		}
 		for _, sc := range byState {

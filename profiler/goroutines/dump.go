@@ -116,9 +116,16 @@ func parseHeader(line string) (snapshot.Goroutine, bool) {
 		return g, false
 	}
 	for i, part := range strings.Split(rest[open+1:end], ", ") {
+		if i > 0 {
+			// Go 1.27 marks leaked goroutines after the last item too.
+			var leaked bool
+			if part, leaked = strings.CutSuffix(part, " (leaked)"); leaked {
+				g.Leaked = true
+			}
+		}
 		switch {
 		case i == 0:
-			g.State = part
+			g.State, g.Leaked = strings.CutSuffix(part, " (leaked)")
 		case part == "locked to thread":
 			g.LockedToThread = true
 		case strings.HasSuffix(part, " minutes") || strings.HasSuffix(part, " minute"):

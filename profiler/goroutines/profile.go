@@ -8,9 +8,10 @@ import (
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 )
 
-// IsProfile reports whether p is a goroutine profile (sample type goroutine/count).
+// IsProfile reports whether p is a goroutine profile (sample type
+// goroutine/count) or a goroutine leak profile (goroutineleak/count).
 func IsProfile(p *profile.Profile) bool {
-	return len(p.SampleType) == 1 && p.SampleType[0].Type == "goroutine"
+	return len(p.SampleType) == 1 && (p.SampleType[0].Type == "goroutine" || p.SampleType[0].Type == "goroutineleak")
 }
 
 // FromProfile expands a goroutine profile into goroutines. Such a profile only
@@ -35,8 +36,9 @@ func FromProfile(p *profile.Profile) ([]snapshot.Goroutine, error) {
 				}
 			}
 		}
+		leaked := p.SampleType[0].Type == "goroutineleak"
 		for i := int64(0); i < s.Value[0]; i++ {
-			gs = append(gs, snapshot.Goroutine{Frames: frames, Labels: labels})
+			gs = append(gs, snapshot.Goroutine{Frames: frames, Labels: labels, Leaked: leaked})
 		}
 	}
 	return gs, nil

@@ -26,7 +26,10 @@ var ErrNotText = errors.New("not a text heap or goroutine profile")
 func IsHeap(data []byte) bool { return bytes.HasPrefix(data, []byte("heap profile: ")) }
 
 // IsGoroutine reports whether data starts like a debug=1 goroutine profile.
-func IsGoroutine(data []byte) bool { return bytes.HasPrefix(data, []byte("goroutine profile: total ")) }
+// A goroutine leak profile (Go 1.27's goroutineleak) has the same form.
+func IsGoroutine(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("goroutine profile: total ")) || bytes.HasPrefix(data, []byte("goroutineleak profile: total "))
+}
 
 // builder collects samples and interns locations and functions.
 type builder struct {
@@ -184,9 +187,13 @@ func ParseGoroutine(data []byte) (*profile.Profile, error) {
 	if !IsGoroutine(data) {
 		return nil, ErrNotText
 	}
+	kind := "goroutine"
+	if bytes.HasPrefix(data, []byte("goroutineleak")) {
+		kind = "goroutineleak"
+	}
 	p := &profile.Profile{
-		SampleType: []*profile.ValueType{{Type: "goroutine", Unit: "count"}},
-		PeriodType: &profile.ValueType{Type: "goroutine", Unit: "count"},
+		SampleType: []*profile.ValueType{{Type: kind, Unit: "count"}},
+		PeriodType: &profile.ValueType{Type: kind, Unit: "count"},
 		Period:     1,
 	}
 	b := newBuilder(p)

@@ -14,7 +14,9 @@ import (
 func Stats(w io.Writer, st *analyze.Stats, width int) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	row := func(name, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...) }
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
+	}
 	prog := st.Program
 	if prog == "" {
 		prog = "(unknown)"
@@ -56,11 +58,18 @@ func Stats(w io.Writer, st *analyze.Stats, width int) error {
 		row("peak rss", "%s", UBytes(st.PeakRSS))
 	}
 	if g := st.Goroutines; g != nil {
-		row("goroutines", "%d", g.Total)
+		if g.Leaked > 0 {
+			row("goroutines", "%d (%d leaked, as the runtime's leak detector found)", g.Total, g.Leaked)
+		} else {
+			row("goroutines", "%d", g.Total)
+		}
 		for _, sc := range g.ByState {
 			wait := ""
 			if sc.MaxWait > 0 {
 				wait = fmt.Sprintf(" (longest wait %s)", sc.MaxWait.Round(time.Second))
+			}
+			if sc.Leaked > 0 {
+				wait += fmt.Sprintf(" [%d leaked]", sc.Leaked)
 			}
 			row("", "%6d  %s%s", sc.Count, sc.State, wait)
 		}

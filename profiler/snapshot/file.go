@@ -57,6 +57,7 @@ type goroutineRecord struct {
 	State          string            `json:"state,omitempty"`
 	Wait           int64             `json:"wait_ns,omitempty"`
 	LockedToThread bool              `json:"locked,omitempty"`
+	Leaked         bool              `json:"leaked,omitempty"`
 	Stack          int               `json:"stack"`
 	CreatedBy      *Frame            `json:"created_by,omitempty"`
 	CreatorID      int64             `json:"creator_id,omitempty"`
@@ -137,7 +138,7 @@ func packGoroutines(gs []Goroutine) goroutineFile {
 			gf.Stacks = append(gf.Stacks, frames)
 		}
 		gf.Goroutines = append(gf.Goroutines, goroutineRecord{
-			ID: g.ID, State: g.State, Wait: int64(g.Wait), LockedToThread: g.LockedToThread,
+			ID: g.ID, State: g.State, Wait: int64(g.Wait), LockedToThread: g.LockedToThread, Leaked: g.Leaked,
 			Stack: i, CreatedBy: g.CreatedBy, CreatorID: g.CreatorID, Labels: g.Labels,
 		})
 	}
@@ -216,7 +217,7 @@ func DecodeBytes(data []byte) (*Snapshot, error) {
 					return nil, fmt.Errorf("damaged snapshot: goroutine %d refers to stack %d of %d", rec.ID, rec.Stack, len(gf.Stacks))
 				}
 				s.Goroutines[i] = Goroutine{
-					ID: rec.ID, State: rec.State, Wait: time.Duration(rec.Wait), LockedToThread: rec.LockedToThread,
+					ID: rec.ID, State: rec.State, Wait: time.Duration(rec.Wait), LockedToThread: rec.LockedToThread, Leaked: rec.Leaked,
 					Frames: gf.Stacks[rec.Stack], CreatedBy: rec.CreatedBy, CreatorID: rec.CreatorID, Labels: rec.Labels,
 				}
 			}

@@ -65,6 +65,9 @@ type Capture struct {
 	// MemProfileRate is the target's runtime.MemProfileRate when known: 0 means
 	// the memory profiler was off and the heap profile is (nearly) empty.
 	MemProfileRate *int `json:"mem_profile_rate,omitempty"`
+	// LeakCheck is set when the runtime's goroutine leak detector ran before
+	// the goroutines were read, so Goroutine.Leaked is meaningful.
+	LeakCheck bool `json:"leak_check,omitempty"`
 	// Tool names the program that wrote the snapshot ("leakhunt v0.1.0").
 	Tool string `json:"tool,omitempty"`
 	// Notes are warnings a reader should see ("goroutine dump truncated").
@@ -94,6 +97,10 @@ type Goroutine struct {
 	// Wait is how long the goroutine has been blocked; zero when unknown or
 	// not blocked. Dumps in the panic format only give whole minutes.
 	Wait time.Duration `json:"wait_ns,omitempty"`
+	// Leaked is set when the runtime's goroutine leak detector (Go 1.27's
+	// /debug/pprof/goroutineleak, or GOEXPERIMENT=goroutineleakprofile in
+	// 1.26) found the goroutine blocked on something no running code can reach.
+	Leaked bool `json:"leaked,omitempty"`
 	// LockedToThread is set for goroutines wired to their OS thread.
 	LockedToThread bool `json:"locked,omitempty"`
 	// Frames is the call stack, innermost first.

@@ -52,6 +52,9 @@ func captureHTTP(ctx context.Context, base string, opts Options) (*snapshot.Snap
 		s.MemStats = ms
 	}
 	if opts.Parts.Has(PartGoroutines) {
+		if !opts.NoLeakCheck {
+			leakCheck(ctx, s, base, opts)
+		}
 		data, err := get(ctx, base, "goroutine?debug=2", opts)
 		if err != nil {
 			return nil, err
@@ -77,6 +80,28 @@ func captureHTTP(ctx context.Context, base string, opts Options) (*snapshot.Snap
 	fillLocalProcess(s, base)
 	s.Capture.Duration = opts.Now().Sub(start)
 	return s, nil
+}
+
+// leakCheck runs the runtime's goroutine leak detector when the target has
+// one. Leaked goroutines are then marked "(leaked)" in the dump read next.
+// A target without the endpoint answers 404, which is not an error here.
+func leakCheck(ctx context.Context, s *snapshot.Snapshot, base string, opts Options) {
+	data, err := get(ctx, base, "goroutineleak?debug=1", opts)
+	if err != nil || !pproftext.IsGoroutine(data) {
+		return
+	}
+	p, err := pproftext.ParseGoroutine(data)
+	if err != nil {
+		return
+	}
+	var n int64
+	for _, smp := range p.Sample {
+		n += smp.Value[0]
+	}
+	s.Capture.LeakCheck = true
+	if n > 0 {
+		s.Capture.Notes = append(s.Capture.Notes, fmt.Sprintf("the runtime's goroutine leak detector found %d leaked goroutines", n))
+	}
 }
 
 // fillLocalProcess finds the process serving a loopback URL and records its

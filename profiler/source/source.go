@@ -143,6 +143,11 @@ type Options struct {
 	// EnableProfiling allows writing runtime.MemProfileRate into a PID target
 	// whose memory profiler is off. The caller asks the user first.
 	EnableProfiling bool
+	// NoLeakCheck skips the runtime's goroutine leak detector. By default an
+	// HTTP capture asks /debug/pprof/goroutineleak first when the target has it
+	// (Go 1.27, or 1.26 with GOEXPERIMENT=goroutineleakprofile): it costs the
+	// target one extra GC cycle and marks leaked goroutines in the dump.
+	NoLeakCheck bool
 	// Locals asks PID and core sources to read each frame's arguments and
 	// locals into Frame.Vars (slower; the target stays stopped longer).
 	Locals bool

@@ -11,8 +11,12 @@ import (
 // run executes the command line args and returns the process exit status.
 // A panic becomes an error line and exit status 1, never a stack trace, after
 // every deferred cleanup (detaching from a target) has run.
-func run(ctx context.Context, args []string, io *IOStreams) (code int) {
-	f := newFactory(io)
+func run(ctx context.Context, args []string, io *IOStreams) int {
+	return runRoot(ctx, NewCmdRoot(newFactory(io)), args, io)
+}
+
+// runRoot executes args on a built command tree; tests add commands to it.
+func runRoot(ctx context.Context, root *cobra.Command, args []string, io *IOStreams) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(io.ErrOut, "leakhunt: internal error: %v (please report it)\n", r)
@@ -22,7 +26,6 @@ func run(ctx context.Context, args []string, io *IOStreams) (code int) {
 			code = exitError
 		}
 	}()
-	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil && !isLeak(err) {

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/leakhunt/leakhunt/profiler/analyze"
+)
+
+func testStreams() (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	return &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, &out, &errOut
+}
+
+// execute runs cmd with args as the root would, and returns its error.
+func execute(cmd *cobra.Command, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	return cmd.ExecuteContext(context.Background())
+}
+
+func TestTopFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    func(*TopOptions) bool
+		wantErr string
+	}{
+		{args: []string{"x.lhsnap"}, want: func(o *TopOptions) bool {
+			return o.Target == "x.lhsnap" && o.Heap.By == "line" && o.Heap.N == 10 && o.Heap.Sample == "inuse_space" && o.Timeout == 30*time.Second
+		}},
+		{args: []string{"x", "--by", "stack", "-n", "3", "--sample", "alloc_objects", "--focus", "a", "--ignore", "b", "--json", "--timeout", "2s"},
+			want: func(o *TopOptions) bool {
+				return o.Heap.By == "stack" && o.Heap.N == 3 && o.Heap.Sample == "alloc_objects" && o.Heap.Focus == "a" && o.Heap.Ignore == "b" && o.JSON && o.Timeout == 2*time.Second
+			}},
+		{args: []string{"x", "--by", "traceback"}, want: func(o *TopOptions) bool { return o.Heap.By == "traceback" }},
+		{args: []string{}, wantErr: "top takes 1 argument(s)"},
+		{args: []string{"x", "--by", "colour"}, wantErr: `unknown grouping "colour"`},
+		{args: []string{"x", "--sample", "cpu"}, wantErr: `unknown --sample "cpu"`},
+		{args: []string{"x", "-n", "-1"}, wantErr: "-n must be 0 (all) or more"},
+		{args: []string{"x", "--focus", "("}, wantErr: "bad --focus regexp"},
+		{args: []string{"x", "--nope"}, wantErr: "unknown flag: --nope"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			io, _, _ := testStreams()
+			var got *TopOptions
+			cmd := NewCmdTop(newFactory(io), func(_ context.Context, o *TopOptions) error { got = o; return nil })
+			err := execute(cmd, tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				if exitCode(err) != exitUsage {
+					t.Errorf("exit code %d, want %d", exitCode(err), exitUsage)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.want(got) {
+				t.Errorf("options %+v", got)
+			}
+		})
+	}
+}
+
+func TestDiffAndSnapshotFlags(t *testing.T) {
+	io, _, _ := testStreams()
+	var d *DiffOptions
+	if err := execute(NewCmdDiff(newFactory(io), func(_ context.Context, o *DiffOptions) error { d = o; return nil }),
+		"a", "b", "--force", "--by", "function"); err != nil {
+		t.Fatal(err)
+	}
+	if d.Old != "a" || d.New != "b" || !d.Force || d.Heap.By != "function" {
+		t.Errorf("diff options %+v", d)
+	}
+	var s *SnapshotOptions
+	if err := execute(NewCmdSnapshot(newFactory(io), func(_ context.Context, o *SnapshotOptions) error { s = o; return nil }),
+		"http://127.0.0.1:1", "-o", "x.lhsnap", "--force", "-v", "--timeout", "5s"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Target != "http://127.0.0.1:1" || s.Output != "x.lhsnap" || !s.Force || !s.Verbose || s.Timeout != 5*time.Second {
+		t.Errorf("snapshot options %+v", s)
+	}
+	err := execute(NewCmdExport(newFactory(io), nil), "x.lhsnap", "cpu")
+	if err == nil || !strings.Contains(err.Error(), `unknown part "cpu"`) {
+		t.Errorf("export cpu: err = %v", err)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{errors.New("boom"), exitError},
+		{fmt.Errorf("wrapped: %w", &usageError{errors.New("bad flag")}), exitUsage},
+		{fmt.Errorf("watch: %w", errLeakFound), exitLeak},
+		{fmt.Errorf("capture: %w", analyze.ErrNoHeap), exitError},
+	}
+	for _, tt := range tests {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestRunNeverPanics checks that a panic inside a command becomes one error
+// line and exit status 1.
+func TestRunNeverPanics(t *testing.T) {
+	io, _, errOut := testStreams()
+	f := newFactory(io)
+	root := NewCmdRoot(f)
+	root.AddCommand(&cobra.Command{Use: "boom", RunE: func(*cobra.Command, []string) error { panic("kaboom") }})
+	code := func() (code int) {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("panic escaped: %v", r)
+			}
+		}()
+		return runRoot(context.Background(), root, []string{"boom"}, io)
+	}()
+	if code != exitError {
+		t.Errorf("exit code %d", code)
+	}
+	if got := errOut.String(); got != "leakhunt: internal error: kaboom (please report it)\n" {
+		t.Errorf("stderr %q", got)
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	if got := errorLine(errors.New("first\nsecond")); got != "leakhunt: first" {
+		t.Errorf("errorLine = %q", got)
+	}
+	if got := errorLine(fmt.Errorf("capture: %w", context.Canceled)); got != "leakhunt: interrupted" {
+		t.Errorf("errorLine = %q", got)
+	}
+}

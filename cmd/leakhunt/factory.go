@@ -3,14 +3,23 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 	"github.com/leakhunt/leakhunt/profiler/source"
 )
 
-// version is leakhunt's version, set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is leakhunt's version: set at build time with -ldflags
+// "-X main.version=...", else the module version go install recorded.
+var version = moduleVersion()
+
+func moduleVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
 
 // Factory holds what commands depend on: streams, the clock, and how a TARGET
 // becomes a snapshot. Tests replace any of them.

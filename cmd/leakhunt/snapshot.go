@@ -23,6 +23,8 @@ type SnapshotOptions struct {
 	Timeout time.Duration
 	JSON    bool
 	Verbose bool
+	GC      bool
+	NoLeak  bool
 }
 
 // NewCmdSnapshot builds `leakhunt snapshot`. Tests pass runF to see the parsed options.
@@ -52,6 +54,8 @@ The default file name says which program and when: PROGRAM-YYYYMMDD-HHMMSS.lhsna
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "overwrite the output file if it exists")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for a network target's answer")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON summary of what was written")
+	cmd.Flags().BoolVar(&opts.GC, "gc", false, "have an HTTP target collect garbage first, so the heap profile is current (costs it one GC)")
+	cmd.Flags().BoolVar(&opts.NoLeak, "no-leak-check", false, "skip the runtime's goroutine leak detector (Go 1.27 /debug/pprof/goroutineleak, one extra GC in the target)")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "report how long the capture took and how long the target was stopped")
 	return cmd
 }
@@ -66,7 +70,7 @@ type snapshotSummary struct {
 }
 
 func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
-	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Timeout: opts.Timeout})
+	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Timeout: opts.Timeout, GC: opts.GC, NoLeakCheck: opts.NoLeak})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ type TopOptions struct {
 	Heap    heapFlags
 	JSON    bool
 	Timeout time.Duration
+	GC      bool
 }
 
 // NewCmdTop builds `leakhunt top`.
@@ -53,6 +54,7 @@ everything allocated since the program started.`,
 	opts.Heap.register(cmd)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON (schema in docs/json.md)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for a network target's answer")
+	cmd.Flags().BoolVar(&opts.GC, "gc", false, "have an HTTP target collect garbage first, so the heap profile is current (costs it one GC)")
 	return cmd
 }
 
@@ -67,7 +69,7 @@ func topRun(ctx context.Context, opts *TopOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Parts: source.PartHeap, Timeout: opts.Timeout})
+	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Parts: source.PartHeap, Timeout: opts.Timeout, GC: opts.GC})
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,11 @@ func captureHTTP(ctx context.Context, base string, opts Options) (*snapshot.Snap
 	start := opts.Now()
 	s := &snapshot.Snapshot{Capture: snapshot.Capture{Source: snapshot.SourceHTTP, Address: base, Time: start, Tool: opts.Tool}}
 	if opts.Parts.Has(PartHeap) {
-		data, err := get(ctx, base, "heap", opts)
+		path := "heap"
+		if opts.GC {
+			path = "heap?gc=1"
+		}
+		data, err := get(ctx, base, path, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -143,6 +143,10 @@ type Options struct {
 	// EnableProfiling allows writing runtime.MemProfileRate into a PID target
 	// whose memory profiler is off. The caller asks the user first.
 	EnableProfiling bool
+	// GC asks an HTTP target to run a garbage collection before writing its
+	// heap profile (heap?gc=1), so the profile reflects the heap now rather
+	// than at the last collection. It costs the target one GC cycle.
+	GC bool
 	// NoLeakCheck skips the runtime's goroutine leak detector. By default an
 	// HTTP capture asks /debug/pprof/goroutineleak first when the target has it
 	// (Go 1.27, or 1.26 with GOEXPERIMENT=goroutineleakprofile): it costs the

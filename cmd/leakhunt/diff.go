@@ -69,7 +69,7 @@ func diffRun(ctx context.Context, opts *DiffOptions) error {
 	if err != nil {
 		return err
 	}
-	sopts := source.Options{Timeout: opts.Timeout}
+	sopts := source.Options{Timeout: opts.Timeout, LazyHeap: true}
 	old, err := opts.Factory.Snapshot(ctx, opts.Old, sopts)
 	if err != nil {
 		return err

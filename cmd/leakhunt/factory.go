@@ -26,6 +26,9 @@ func moduleVersion() string {
 type Factory struct {
 	IO  *IOStreams
 	Now func() time.Time
+	// Exe is the executable of core:FILE targets when the core does not name
+	// one (the --exe flag every command takes).
+	Exe string
 	// Capture takes a snapshot of a parsed target.
 	Capture func(ctx context.Context, t source.Target, opts source.Options) (*snapshot.Snapshot, error)
 }
@@ -42,6 +45,9 @@ func (f *Factory) Snapshot(ctx context.Context, arg string, opts source.Options)
 	}
 	if opts.Now == nil {
 		opts.Now = f.Now
+	}
+	if opts.Exe == "" {
+		opts.Exe = f.Exe
 	}
 	if opts.Tool == "" {
 		opts.Tool = "leakhunt " + version

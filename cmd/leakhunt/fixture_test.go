@@ -40,11 +40,13 @@ func blockForever(ch chan int) { ch <- 1 }
 
 // pprofServerMain serves net/http/pprof on 127.0.0.1:0, writes the address to
 // -addrfile, and leaks on request: GET /grow?n=N retains N more 64 KiB
-// buffers and starts N goroutines blocked on a channel send.
+// buffers and starts N goroutines blocked on a channel send. With -every D it
+// also leaks one buffer (no goroutine) every D by itself.
 func pprofServerMain() int {
 	fs := flag.NewFlagSet("pprofserver", flag.ContinueOnError)
 	addrFile := fs.String("addrfile", "", "write the listening address here")
 	initial := fs.Int("leak", 16, "buffers and goroutines to leak at start")
+	every := fs.Duration("every", 0, "leak one more buffer this often (0: only on /grow)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -57,6 +59,13 @@ func pprofServerMain() int {
 		runtime.GC() // publish the heap profile
 	}
 	grow(*initial)
+	if *every > 0 {
+		go func() {
+			for range time.Tick(*every) {
+				retainBuffers(1)
+			}
+		}()
+	}
 	http.HandleFunc("/grow", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		grow(n)

@@ -58,6 +58,7 @@ A TARGET is one of:
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
+	root.PersistentFlags().StringVar(&f.Exe, "exe", "", "the executable of a core:FILE target, when it cannot be found from the core")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(
 		NewCmdSnapshot(f, nil),
@@ -65,6 +66,13 @@ A TARGET is one of:
 		NewCmdTop(f, nil),
 		NewCmdDiff(f, nil),
 		NewCmdStats(f, nil),
+		NewCmdCore(f, nil),
+		NewCmdScript(f, nil), NewCmdDlv(f, nil), NewCmdSnoop(f, nil),
+		NewCmdDemo(f),
+		NewCmdWatch(f, nil),
+		NewCmdReport(f, nil), NewCmdWeb(f, nil),
+		NewCmdStacks(f, nil), NewCmdPs(f, nil),
+		NewCmdHunt(f, nil),
 	)
 	return root
 }

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 		"pprofserver": func() { os.Exit(pprofServerMain()) },
 		"hangserver":  func() { os.Exit(hangServerMain()) },
 		"webserver":   func() { os.Exit(webServerMain()) },
+		"watchfix":    func() { os.Exit(watchFixtureMain()) },
 	})
 }
 

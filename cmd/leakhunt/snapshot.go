@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +28,10 @@ type SnapshotOptions struct {
 	Verbose bool
 	GC      bool
 	NoLeak  bool
+	Locals  bool
+	// EnableProfiling consents to writing runtime.MemProfileRate into a PID
+	// target whose memory profiler is off.
+	EnableProfiling bool
 }
 
 // NewCmdSnapshot builds `leakhunt snapshot`. Tests pass runF to see the parsed options.
@@ -55,9 +62,32 @@ The default file name says which program and when: PROGRAM-YYYYMMDD-HHMMSS.lhsna
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for a network target's answer")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print a JSON summary of what was written")
 	cmd.Flags().BoolVar(&opts.GC, "gc", false, "have an HTTP target collect garbage first, so the heap profile is current (costs it one GC)")
+	cmd.Flags().BoolVar(&opts.Locals, "locals", false, "read each frame's arguments and locals (PID and core targets; the target stays stopped longer)")
+	cmd.Flags().BoolVar(&opts.EnableProfiling, "enable-profiling", false, "if the PID target's memory profiler is off, switch it on by writing runtime.MemProfileRate into it (asks first on a terminal)")
 	cmd.Flags().BoolVar(&opts.NoLeak, "no-leak-check", false, "skip the runtime's goroutine leak detector (Go 1.27 /debug/pprof/goroutineleak, one extra GC in the target)")
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "report how long the capture took and how long the target was stopped")
 	return cmd
+}
+
+// errNoConsent is returned when the user declines a write into the target.
+var errNoConsent = errors.New("nothing was written into the target: the user declined")
+
+// consentToWrite asks, on a terminal, before leakhunt writes into a target.
+// Off a terminal, the --enable-profiling flag is the consent.
+func consentToWrite(io *IOStreams, target string) error {
+	if !io.InTTY || !io.ErrTTY {
+		return nil
+	}
+	fmt.Fprintf(io.ErrOut, `--enable-profiling: if the memory profiler of %s is off, leakhunt will write
+runtime.MemProfileRate = 524288 into the running process. From then on the
+program samples one allocation per 512 KiB, as every program that imports
+runtime/pprof does (a small CPU and memory cost); earlier allocations stay
+unseen. Nothing else is changed. Write into the process? [y/N] `, target)
+	answer, _ := bufio.NewReader(io.In).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return errNoConsent
+	}
+	return nil
 }
 
 // snapshotSummary is the --json output of `leakhunt snapshot`.
@@ -70,7 +100,13 @@ type snapshotSummary struct {
 }
 
 func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
-	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Timeout: opts.Timeout, GC: opts.GC, NoLeakCheck: opts.NoLeak})
+	if opts.EnableProfiling {
+		if err := consentToWrite(opts.IO, opts.Target); err != nil {
+			return err
+		}
+	}
+	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Timeout: opts.Timeout, GC: opts.GC, NoLeakCheck: opts.NoLeak,
+		Locals: opts.Locals, EnableProfiling: opts.EnableProfiling})
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func topRun(ctx context.Context, opts *TopOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Parts: source.PartHeap, Timeout: opts.Timeout, GC: opts.GC})
+	s, err := opts.Factory.Snapshot(ctx, opts.Target, source.Options{Parts: source.PartHeap, Timeout: opts.Timeout, GC: opts.GC, LazyHeap: true})
 	if err != nil {
 		return err
 	}

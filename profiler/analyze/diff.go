@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
@@ -87,11 +88,11 @@ func CompareSnapshots(old, new *snapshot.Snapshot, opts DiffOptions) (*Diff, err
 	if !old.Capture.Time.IsZero() && !new.Capture.Time.IsZero() {
 		d.Elapsed = new.Capture.Time.Sub(old.Capture.Time)
 	}
-	if old.Heap != nil && new.Heap != nil {
+	if old.HasHeap() && new.HasHeap() {
 		if err := diffHeap(d, old, new, opts); err != nil {
 			return nil, err
 		}
-	} else if old.Heap != nil || new.Heap != nil {
+	} else if old.HasHeap() || new.HasHeap() {
 		return nil, fmt.Errorf("only one of the snapshots holds a heap profile: %w", ErrNoHeap)
 	}
 	if old.HasGoroutines() && new.HasGoroutines() {
@@ -100,7 +101,7 @@ func CompareSnapshots(old, new *snapshot.Snapshot, opts DiffOptions) (*Diff, err
 	if old.MemStats != nil && new.MemStats != nil {
 		d.MemStats = diffMemStats(old.MemStats, new.MemStats)
 	}
-	if old.Heap == nil && d.Goroutines == nil && d.MemStats == nil {
+	if !old.HasHeap() && d.Goroutines == nil && d.MemStats == nil {
 		return nil, errors.New("the snapshots have nothing in common to compare (no heap profile, goroutines or memory statistics in both)")
 	}
 	return d, nil
@@ -114,13 +115,24 @@ func programOf(s *snapshot.Snapshot) string {
 }
 
 func diffHeap(d *Diff, old, new *snapshot.Snapshot, opts DiffOptions) error {
-	to, err := group(old.Heap, opts.HeapOptions)
-	if err != nil {
-		return fmt.Errorf("old snapshot: %w", err)
+	// The two profiles are independent: read and group them side by side.
+	var to, tn *heapTable
+	var errOld, errNew error
+	var wg sync.WaitGroup
+	if old == new {
+		// One snapshot: HeapProfile may decode it, and must not do so twice at once.
+		to, errOld = groupSnapshot(old, opts.HeapOptions)
+		tn, errNew = to, errOld
+	} else {
+		wg.Go(func() { to, errOld = groupSnapshot(old, opts.HeapOptions) })
+		tn, errNew = groupSnapshot(new, opts.HeapOptions)
+		wg.Wait()
 	}
-	tn, err := group(new.Heap, opts.HeapOptions)
-	if err != nil {
-		return fmt.Errorf("new snapshot: %w", err)
+	if errOld != nil {
+		return fmt.Errorf("old snapshot: %w", errOld)
+	}
+	if errNew != nil {
+		return fmt.Errorf("new snapshot: %w", errNew)
 	}
 	d.OldSize, d.OldCount = to.total.size, to.total.count
 	d.NewSize, d.NewCount = tn.total.size, tn.total.count
@@ -180,6 +192,14 @@ func diffHeap(d *Diff, old, new *snapshot.Snapshot, opts DiffOptions) error {
 		d.Stats[i] = st
 	}
 	return nil
+}
+
+func groupSnapshot(s *snapshot.Snapshot, opts HeapOptions) (*heapTable, error) {
+	hp, err := reducedHeap(s)
+	if err != nil {
+		return nil, err
+	}
+	return group(hp, opts)
 }
 
 func abs(v int64) int64 {

@@ -11,8 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/pprof/profile"
-
+	"github.com/leakhunt/leakhunt/profiler/heapproto"
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 )
 
@@ -101,8 +100,11 @@ func (s Site) String() string {
 
 // agg accumulates one key's values.
 type agg struct {
-	key         string
-	first       *profile.Sample // a sample with this key, to describe the site
+	key string
+	// stack describes the site: of the stacks with this key, the one whose
+	// first counted sample came first, as a sample-by-sample pass would see it.
+	stack       int
+	first       int32
 	size, count int64
 }
 
@@ -118,20 +120,43 @@ type locInfo struct {
 // heapTable is a heap profile grouped by a key.
 type heapTable struct {
 	opts     HeapOptions
+	hp       *heapproto.Profile
 	rows     map[string]*agg
 	total    agg // every sample, before filters
 	sizeIdx  int
 	countIdx int
-	infos    map[*profile.Location]*locInfo
+	infos    []*locInfo // by location index
 }
 
-// group aggregates p's samples by opts.By. It does the per-location work once,
-// so the cost is one map lookup per sample for line, function and file keys.
-func group(p *profile.Profile, opts HeapOptions) (*heapTable, error) {
+// reducedHeap returns a snapshot's heap profile reduced for grouping: from Heap
+// when it is decoded, else straight from the encoded HeapData (the fast
+// path). heapproto.Decode accepts only what profile.Parse accepts; when it
+// refuses, profile.Parse gets the last word, so errors read the same on both
+// paths.
+func reducedHeap(s *snapshot.Snapshot) (*heapproto.Profile, error) {
+	if s.Heap == nil && len(s.HeapData) > 0 {
+		if hp, err := heapproto.Decode(s.HeapData); err == nil {
+			return hp, nil
+		}
+	}
+	p, err := s.HeapProfile()
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, ErrNoHeap
+	}
+	return heapproto.FromProfile(p)
+}
+
+// group aggregates a heap profile by opts.By. The profile's samples are
+// merged by stack already, and per-location work is done once, so the cost
+// is one map lookup per distinct stack.
+func group(hp *heapproto.Profile, opts HeapOptions) (*heapTable, error) {
 	kind := strings.SplitN(opts.Sample, "_", 2)[0] // inuse or alloc
-	t := &heapTable{opts: opts, rows: make(map[string]*agg), sizeIdx: -1, countIdx: -1,
-		infos: make(map[*profile.Location]*locInfo, len(p.Location))}
-	for i, st := range p.SampleType {
+	t := &heapTable{opts: opts, hp: hp, rows: make(map[string]*agg), sizeIdx: -1, countIdx: -1,
+		infos: make([]*locInfo, len(hp.Location))}
+	for i, st := range hp.SampleType {
 		switch st.Type {
 		case kind + "_space":
 			t.sizeIdx = i
@@ -142,21 +167,22 @@ func group(p *profile.Profile, opts HeapOptions) (*heapTable, error) {
 	if t.sizeIdx < 0 || t.countIdx < 0 {
 		return nil, fmt.Errorf("the profile has no %s_space and %s_objects values: not a heap profile", kind, kind)
 	}
+	t.total.size, t.total.count = hp.Total[t.sizeIdx], hp.Total[t.countIdx]
 	filtered := opts.Focus != nil || opts.Ignore != nil
 	var sb strings.Builder
-	for _, s := range p.Sample {
-		if len(s.Value) <= t.sizeIdx || len(s.Value) <= t.countIdx {
-			return nil, fmt.Errorf("damaged heap profile: a sample has %d values of %d", len(s.Value), len(p.SampleType))
+	for i := range hp.Stack {
+		st := &hp.Stack[i]
+		// Samples with neither value are not counted, as if skipped one by one.
+		first := st.First[t.sizeIdx]
+		if c := st.First[t.countIdx]; first < 0 || (c >= 0 && c < first) {
+			first = c
 		}
-		size, count := s.Value[t.sizeIdx], s.Value[t.countIdx]
-		t.total.size += size
-		t.total.count += count
-		if size == 0 && count == 0 {
+		if first < 0 {
 			continue
 		}
 		if filtered {
 			keep, drop := opts.Focus == nil, false
-			for _, l := range s.Location {
+			for _, l := range st.Loc {
 				li := t.info(l)
 				keep = keep || li.focus
 				drop = drop || li.ignored
@@ -167,35 +193,37 @@ func group(p *profile.Profile, opts HeapOptions) (*heapTable, error) {
 		}
 		var key string
 		switch {
-		case len(s.Location) == 0:
+		case len(st.Loc) == 0:
 			key = "?"
 		case opts.By == ByStack:
 			sb.Reset()
-			for _, l := range s.Location {
+			for _, l := range st.Loc {
 				sb.WriteString(t.info(l).key)
 				sb.WriteByte('\n')
 			}
 			key = sb.String()
 		default:
-			key = t.info(s.Location[0]).key
+			key = t.info(st.Loc[0]).key
 		}
 		a, ok := t.rows[key]
 		if !ok {
-			a = &agg{key: key, first: s}
+			a = &agg{key: key, stack: i, first: first}
 			t.rows[key] = a
+		} else if first < a.first {
+			a.stack, a.first = i, first
 		}
-		a.size += size
-		a.count += count
+		a.size += st.Value[t.sizeIdx]
+		a.count += st.Value[t.countIdx]
 	}
 	return t, nil
 }
 
 // info works out, once per location, its key and whether filters match it.
-func (t *heapTable) info(l *profile.Location) *locInfo {
-	if li, ok := t.infos[l]; ok {
+func (t *heapTable) info(l int32) *locInfo {
+	if li := t.infos[l]; li != nil {
 		return li
 	}
-	li := &locInfo{frames: framesOf(l)}
+	li := &locInfo{frames: framesOf(&t.hp.Location[l])}
 	top := li.frames[0]
 	switch t.opts.By {
 	case ByLine, ByStack:
@@ -221,18 +249,18 @@ func (t *heapTable) info(l *profile.Location) *locInfo {
 
 // site describes the key of a row.
 func (t *heapTable) site(a *agg) Site {
-	s := a.first
+	st := &t.hp.Stack[a.stack]
 	switch {
-	case len(s.Location) == 0:
+	case len(st.Loc) == 0:
 		return Site{Function: "(unknown)"}
 	case t.opts.By == ByStack:
-		var st Site
-		for _, l := range s.Location {
-			st.Stack = append(st.Stack, t.info(l).frames...)
+		var s Site
+		for _, l := range st.Loc {
+			s.Stack = append(s.Stack, t.info(l).frames...)
 		}
-		return st
+		return s
 	}
-	return t.info(s.Location[0]).site
+	return t.info(st.Loc[0]).site
 }
 
 // value is what rows are ranked by: bytes or objects.
@@ -244,17 +272,13 @@ func (t *heapTable) value(a *agg) int64 {
 }
 
 // framesOf lists the frames of one location, innermost inlined call first.
-func framesOf(l *profile.Location) []snapshot.Frame {
+func framesOf(l *heapproto.Location) []snapshot.Frame {
 	if len(l.Line) == 0 {
 		return []snapshot.Frame{{Function: fmt.Sprintf("%#x", l.Address)}}
 	}
 	frames := make([]snapshot.Frame, len(l.Line))
 	for i, ln := range l.Line {
-		f := snapshot.Frame{Line: int(ln.Line), Inlined: i < len(l.Line)-1}
-		if ln.Function != nil {
-			f.Function, f.File = ln.Function.Name, ln.Function.Filename
-		}
-		frames[i] = f
+		frames[i] = snapshot.Frame{Function: ln.Function, File: ln.File, Line: int(ln.Line), Inlined: i < len(l.Line)-1}
 	}
 	return frames
 }

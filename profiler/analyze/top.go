@@ -38,10 +38,14 @@ func HeapTop(s *snapshot.Snapshot, opts HeapOptions, n int) (*Top, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	if s.Heap == nil {
+	if !s.HasHeap() {
 		return nil, ErrNoHeap
 	}
-	t, err := group(s.Heap, opts)
+	hp, err := reducedHeap(s)
+	if err != nil {
+		return nil, err
+	}
+	t, err := group(hp, opts)
 	if err != nil {
 		return nil, err
 	}

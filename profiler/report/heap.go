@@ -106,7 +106,7 @@ func Diff(w io.Writer, old, new *snapshot.Snapshot, d *analyze.Diff, opts HeapOp
 		fmt.Fprintf(&buf, " (%s later)", d.Elapsed.Round(time.Second))
 	}
 	buf.WriteString("\n\n")
-	if old.Heap != nil {
+	if old.HasHeap() {
 		unit := "in use"
 		if strings.HasPrefix(d.Sample, "alloc") {
 			unit = "allocated"
@@ -161,7 +161,10 @@ func Diff(w io.Writer, old, new *snapshot.Snapshot, d *analyze.Diff, opts HeapOp
 }
 
 func change(old, new int64) string {
-	if old == 0 {
+	switch {
+	case old == 0 && new == 0:
+		return "no change"
+	case old == 0:
 		return "new"
 	}
 	return fmt.Sprintf("%+.1f%%", 100*float64(new-old)/float64(old))

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ func IsSnapshot(data []byte) bool {
 func (s *Snapshot) Encode(w io.Writer) error {
 	zw := zip.NewWriter(w)
 	m := meta{Format: FormatName, Version: FormatVersion, Snapshot: s, Parts: []string{}}
-	if s.Heap != nil {
+	if s.HasHeap() {
 		m.Parts = append(m.Parts, "heap")
 	}
 	if len(s.Goroutines) > 0 {
@@ -82,14 +83,14 @@ func (s *Snapshot) Encode(w io.Writer) error {
 	if err := writeJSON(zw, metaMember, m); err != nil {
 		return err
 	}
-	if s.Heap != nil {
+	if s.HasHeap() {
 		// The profile is gzipped already: store it as is, so that
 		// `unzip -p FILE heap.pb.gz` gives go tool pprof a valid profile.
 		f, err := zw.CreateHeader(&zip.FileHeader{Name: heapMember, Method: zip.Store})
 		if err != nil {
 			return err
 		}
-		if err := s.Heap.Write(f); err != nil {
+		if err := s.writeHeap(f); err != nil {
 			return fmt.Errorf("encode heap profile: %w", err)
 		}
 	}
@@ -100,6 +101,25 @@ func (s *Snapshot) Encode(w io.Writer) error {
 	}
 	return zw.Close()
 }
+
+// writeHeap writes the heap profile gzipped: Heap encoded, or HeapData as
+// it is (gzipped when it is not yet).
+func (s *Snapshot) writeHeap(w io.Writer) error {
+	if s.Heap != nil {
+		return s.Heap.Write(w)
+	}
+	if isGzip(s.HeapData) {
+		_, err := w.Write(s.HeapData)
+		return err
+	}
+	zw := gzip.NewWriter(w)
+	if _, err := zw.Write(s.HeapData); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+func isGzip(data []byte) bool { return len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b }
 
 func writeJSON(zw *zip.Writer, name string, v any) error {
 	f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
@@ -155,7 +175,14 @@ func Decode(r io.Reader) (*Snapshot, error) {
 }
 
 // DecodeBytes reads a snapshot from its encoded bytes.
-func DecodeBytes(data []byte) (*Snapshot, error) {
+func DecodeBytes(data []byte) (*Snapshot, error) { return decodeBytes(data, false) }
+
+// DecodeLazy is DecodeBytes that leaves the heap profile encoded in
+// Snapshot.HeapData, for callers that only aggregate it (see HeapData). The
+// profile is checked when it is first used, not here.
+func DecodeLazy(data []byte) (*Snapshot, error) { return decodeBytes(data, true) }
+
+func decodeBytes(data []byte, lazy bool) (*Snapshot, error) {
 	if !IsSnapshot(data) {
 		return nil, ErrNotSnapshot
 	}
@@ -195,6 +222,17 @@ func DecodeBytes(data []byte) (*Snapshot, error) {
 			rc, err := f.Open()
 			if err != nil {
 				return nil, fmt.Errorf("damaged snapshot: %w", err)
+			}
+			if lazy {
+				s.HeapData, err = io.ReadAll(rc)
+				rc.Close()
+				if err != nil {
+					return nil, fmt.Errorf("damaged snapshot: heap profile: %w", err)
+				}
+				if len(s.HeapData) == 0 {
+					return nil, fmt.Errorf("damaged snapshot: heap profile: empty")
+				}
+				continue
 			}
 			p, err := profile.Parse(rc)
 			rc.Close()

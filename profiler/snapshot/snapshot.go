@@ -5,6 +5,7 @@
 package snapshot
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -19,6 +20,13 @@ type Snapshot struct {
 	// Heap is the heap profile: sample types alloc_objects, alloc_space,
 	// inuse_objects, inuse_space as runtime/pprof writes them, values scaled.
 	Heap *profile.Profile `json:"-"`
+	// HeapData is the heap profile still encoded (protobuf, gzipped or not)
+	// when a lazy loader (DecodeLazy, source.Options.LazyHeap) kept it that
+	// way for a caller that only aggregates it: analyze.HeapTop and
+	// analyze.CompareSnapshots read it without building Heap, which for a
+	// large profile saves most of the time and memory. Heap is nil then
+	// until HeapProfile decodes it. Use HasHeap to ask whether either is set.
+	HeapData []byte `json:"-"`
 	// Goroutines lists every goroutine when Parts.Goroutines is set.
 	Goroutines []Goroutine `json:"-"`
 	// MemStats holds the runtime's memory statistics when known.
@@ -28,7 +36,23 @@ type Snapshot struct {
 }
 
 // HasHeap reports whether the snapshot carries a heap profile.
-func (s *Snapshot) HasHeap() bool { return s.Heap != nil }
+func (s *Snapshot) HasHeap() bool { return s.Heap != nil || len(s.HeapData) > 0 }
+
+// HeapProfile returns the heap profile, decoding HeapData on first use (and
+// then dropping it); nil when the snapshot has no heap profile.
+func (s *Snapshot) HeapProfile() (*profile.Profile, error) {
+	if s.Heap == nil && len(s.HeapData) > 0 {
+		p, err := profile.ParseData(s.HeapData)
+		if err != nil {
+			if s.Capture.Source == SourceFile && s.Capture.Address != "" {
+				return nil, fmt.Errorf("%s: damaged heap profile: %w", s.Capture.Address, err)
+			}
+			return nil, fmt.Errorf("damaged heap profile: %w", err)
+		}
+		s.Heap, s.HeapData = p, nil
+	}
+	return s.Heap, nil
+}
 
 // HasGoroutines reports whether the snapshot carries the goroutine list.
 // A program always has at least one goroutine, so an empty list means none was captured.

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/leakhunt/leakhunt/profiler/goroutines"
+	"github.com/leakhunt/leakhunt/profiler/heapproto"
 	"github.com/leakhunt/leakhunt/profiler/pproftext"
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 )
@@ -24,7 +24,10 @@ var ErrUnknownFormat = errors.New("not a leakhunt snapshot or Go profile")
 // heap or goroutine profile in protobuf form (gzipped or not), a debug=1 heap
 // or goroutine profile, or a debug=2 goroutine dump. A raw profile becomes a
 // snapshot holding just what the profile has.
-func LoadFile(path string) (*snapshot.Snapshot, error) {
+func LoadFile(path string) (*snapshot.Snapshot, error) { return loadFile(path, false) }
+
+// loadFile is LoadFile; lazy keeps a heap profile encoded (Options.LazyHeap).
+func loadFile(path string, lazy bool) (*snapshot.Snapshot, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -38,7 +41,7 @@ func LoadFile(path string) (*snapshot.Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, unwrapPathErr(err))
 	}
-	s, err := Decode(data)
+	s, err := decode(data, lazy)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -51,11 +54,16 @@ func LoadFile(path string) (*snapshot.Snapshot, error) {
 }
 
 // Decode recognises the format of data and reads it into a snapshot.
-func Decode(data []byte) (*snapshot.Snapshot, error) {
+func Decode(data []byte) (*snapshot.Snapshot, error) { return decode(data, false) }
+
+func decode(data []byte, lazy bool) (*snapshot.Snapshot, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("empty file: %w", ErrUnknownFormat)
 	}
 	if snapshot.IsSnapshot(data) {
+		if lazy {
+			return snapshot.DecodeLazy(data)
+		}
 		return snapshot.DecodeBytes(data)
 	}
 	if isGzip(data) {
@@ -63,11 +71,12 @@ func Decode(data []byte) (*snapshot.Snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("damaged gzip data: %w", err)
 		}
-		raw, err := io.ReadAll(zr)
-		if err != nil {
+		var raw bytes.Buffer
+		raw.Grow(heapproto.GunzipSize(data))
+		if _, err := raw.ReadFrom(zr); err != nil {
 			return nil, fmt.Errorf("damaged or truncated gzip data: %w", err)
 		}
-		data = raw
+		data = raw.Bytes()
 	}
 	s := new(snapshot.Snapshot)
 	switch {
@@ -91,6 +100,10 @@ func Decode(data []byte) (*snapshot.Snapshot, error) {
 			return nil, err
 		}
 		s.Goroutines = gs
+	case lazy && heapproto.IsHeap(data):
+		// Checked when first used: analyze.HeapTop reads it without
+		// building a profile.Profile (see snapshot.Snapshot.HeapData).
+		s.HeapData = data
 	default:
 		p, err := profile.ParseUncompressed(data)
 		if err != nil {
@@ -110,7 +123,7 @@ func Decode(data []byte) (*snapshot.Snapshot, error) {
 			return nil, fmt.Errorf("a %s profile, not a heap or goroutine profile: leakhunt reads heap and goroutine profiles", profileKind(p))
 		}
 	}
-	if s.Heap == nil && len(s.Goroutines) == 0 {
+	if !s.HasHeap() && len(s.Goroutines) == 0 {
 		return nil, fmt.Errorf("the profile holds no samples: %w", ErrUnknownFormat)
 	}
 	return s, nil

@@ -1,0 +1,397 @@
+package hunt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/leakhunt/leakhunt/profiler/analyze"
+	"github.com/leakhunt/leakhunt/profiler/goroutines"
+	"github.com/leakhunt/leakhunt/profiler/report"
+	"github.com/leakhunt/leakhunt/profiler/snapshot"
+	"github.com/leakhunt/leakhunt/profiler/srcfile"
+	"github.com/leakhunt/leakhunt/profiler/verdict"
+	"github.com/leakhunt/leakhunt/profiler/watch"
+)
+
+// ErrStopped is returned when the user ends the hunt at a prompt.
+var ErrStopped = errors.New("hunt stopped at the user's request")
+
+// Options configure a hunt. Capture, Target, Dir and Out are required.
+type Options struct {
+	// Target is the TARGET as the user would type it, for the commands shown.
+	Target string
+	// Capture takes a full snapshot of the target.
+	Capture watch.CaptureFunc
+	// Dir is where the hunt keeps its snapshots and report; it must not exist
+	// or be empty.
+	Dir string
+	// Interval and Duration shape the watch (defaults 1s and 45s).
+	Interval, Duration time.Duration
+	// Out receives the narration and the results; In the user's answers.
+	Out io.Writer
+	In  io.Reader
+	// Interactive makes the hunt pause after each step and ask which suspect
+	// to drill into; otherwise it goes on by itself (--yes).
+	Interactive bool
+	// Width cuts tables to the terminal's width (0: no cut).
+	Width int
+	// Report, when set, writes the HTML report of the hunt to path.
+	Report func(snaps []*snapshot.Snapshot, vs []verdict.Verdict, path string) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is what a hunt found.
+type Result struct {
+	Verdicts []verdict.Verdict `json:"verdicts"`
+	// Suspect is the verdict drilled into; nil when there was none.
+	Suspect *verdict.Verdict `json:"suspect,omitempty"`
+	// Pattern is the likely leak pattern of the suspect.
+	Pattern *Pattern `json:"pattern,omitempty"`
+	// Dir holds the baseline, the watch series and the report.
+	Dir    string `json:"dir"`
+	Report string `json:"report,omitempty"`
+	// Commands are the leakhunt commands that do what the hunt did.
+	Commands []string `json:"commands"`
+}
+
+// hunter carries a hunt's state from step to step.
+type hunter struct {
+	opts   Options
+	in     *bufio.Reader
+	src    *srcfile.Cache
+	res    *Result
+	step   int
+	series *watch.Series
+	base   *snapshot.Snapshot
+	last   *snapshot.Snapshot
+}
+
+// Run walks through a leak hunt: look at the target, take a baseline, watch
+// it, give the verdict, drill into the main suspect, explain the likely
+// pattern and its fix, and write a report. Each step says what it does, why,
+// and the command that does the same.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Duration <= 0 {
+		opts.Duration = 45 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.In == nil {
+		opts.In = strings.NewReader("")
+	}
+	h := &hunter{opts: opts, in: bufio.NewReader(opts.In), src: srcfile.NewCache(), res: &Result{Dir: opts.Dir}}
+	for _, step := range []func(context.Context) error{h.look, h.baseline, h.watch, h.verdict, h.drill, h.explain, h.report} {
+		if err := step(ctx); err != nil {
+			return h.res, err
+		}
+	}
+	h.summary()
+	return h.res, nil
+}
+
+func (h *hunter) printf(format string, args ...any) { fmt.Fprintf(h.opts.Out, format, args...) }
+
+// begin announces a step: its title, why it matters, and the command that
+// does the same.
+func (h *hunter) begin(title, why string, commands ...string) {
+	h.step++
+	h.printf("\n━━ Step %d: %s\n", h.step, title)
+	h.printf("Why: %s\n", why)
+	for _, c := range commands {
+		h.printf("Same as: %s\n", c)
+		h.res.Commands = append(h.res.Commands, c)
+	}
+	h.printf("\n")
+}
+
+// pause waits for Enter in an interactive hunt; "q" ends the hunt.
+func (h *hunter) pause() error {
+	if !h.opts.Interactive {
+		return nil
+	}
+	h.printf("\n[Enter] to go on, [q] to stop: ")
+	line, err := h.in.ReadString('\n')
+	if err != nil && line == "" {
+		return ErrStopped
+	}
+	if strings.EqualFold(strings.TrimSpace(line), "q") {
+		return ErrStopped
+	}
+	return nil
+}
+
+func (h *hunter) path(name string) string { return filepath.Join(h.opts.Dir, name) }
+
+func (h *hunter) look(ctx context.Context) error {
+	h.begin("Look at the target",
+		"first make sure it is a Go program we can read, and see where memory and goroutines stand now",
+		"leakhunt stats "+h.opts.Target)
+	s, err := h.opts.Capture(ctx)
+	if err != nil {
+		return err
+	}
+	h.base = s
+	if err := report.Stats(h.opts.Out, analyze.Summarize(s), h.opts.Width); err != nil {
+		return err
+	}
+	h.printf("\n")
+	switch {
+	case s.Heap == nil:
+		h.printf("• No heap profile: only goroutines and totals can be watched.\n")
+	case s.Capture.MemProfileRate != nil && *s.Capture.MemProfileRate == 0, s.Heap.Period == 0:
+		h.printf("• The memory profiler is off in this program (MemProfileRate 0): allocation sites cannot be named, totals still can.\n")
+	default:
+		h.printf("• The heap profiler samples one allocation per %s: allocation sites can be named.\n", report.Bytes(s.Heap.Period))
+	}
+	if s.HasGoroutines() {
+		h.printf("• %d goroutines", len(s.Goroutines))
+		if s.Capture.LeakCheck {
+			h.printf("; the runtime's goroutine leak detector is available and was asked")
+		}
+		h.printf(".\n")
+	}
+	return h.pause()
+}
+
+func (h *hunter) baseline(ctx context.Context) error {
+	file := h.path("baseline.lhsnap")
+	h.begin("Keep a baseline",
+		"a leak is growth over time: every later measurement is compared with this one",
+		fmt.Sprintf("leakhunt snapshot %s -o %s", h.opts.Target, file))
+	if err := h.base.Save(file, false); err != nil {
+		return err
+	}
+	h.printf("Saved %s (%s).\n", file, report.Title(h.base))
+	return h.pause()
+}
+
+func (h *hunter) watch(ctx context.Context) error {
+	dir := h.path("series")
+	h.begin("Watch it grow",
+		fmt.Sprintf("sample the program every %s for %s and look for what keeps growing, as objgraph.show_growth() in a loop; steady growth is a leak, a plateau or a sawtooth is not. If the program needs traffic to leak, exercise it now", h.opts.Interval, h.opts.Duration),
+		fmt.Sprintf("leakhunt watch %s --interval %s --duration %s -o %s", h.opts.Target, h.opts.Interval, h.opts.Duration, dir))
+	seen := make(map[string]bool)
+	vopts := verdict.Options{Target: h.opts.Target, Dir: dir, Source: h.src}
+	planned := watch.Options{Interval: h.opts.Interval, Duration: h.opts.Duration}.Planned()
+	res, err := watch.Run(ctx, h.opts.Capture, watch.Options{
+		Interval: h.opts.Interval, Duration: h.opts.Duration, Dir: dir, Now: h.opts.Now,
+		OnSample: func(s *watch.Series, smp watch.Sample) {
+			h.printf("sample %d/%d  heap %s  rss %s  goroutines %d\n", s.Len(), planned,
+				report.UBytes(smp.HeapAlloc), report.UBytes(smp.RSS), smp.Goroutines)
+			for _, v := range verdict.Analyze(s, vopts) {
+				if !seen[v.Key()] {
+					seen[v.Key()] = true
+					h.printf("  ▲ %s leak suspected at %s: %s\n", v.Kind, v.Where(), rateText(v))
+				}
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if res.Stop != watch.StopDone {
+		h.printf("The watch ended early: %s.\n", res.Stop)
+	}
+	h.series = res.Series
+	h.res.Verdicts = verdict.Analyze(res.Series, vopts)
+	if n := res.Series.Len(); n > 0 {
+		last, err := snapshot.Load(filepath.Join(dir, res.Series.Samples[n-1].File))
+		if err != nil {
+			return err
+		}
+		h.last = last
+	}
+	return h.pause()
+}
+
+func rateText(v verdict.Verdict) string {
+	if v.Unit == verdict.BytesPerSecond {
+		return fmt.Sprintf("+%s/s, %.0f%% sure", report.Bytes(int64(v.Rate)), 100*v.Confidence)
+	}
+	return fmt.Sprintf("+%.1f goroutines/min, %.0f%% sure", v.Rate, 100*v.Confidence)
+}
+
+func (h *hunter) verdict(ctx context.Context) error {
+	h.begin("The verdict",
+		"a suspect is something that grew steadily over the whole watch, more than the noise, and was still growing at the end (leakhunt watch prints these verdicts and exits with status 3 when there is one)")
+	vs := h.res.Verdicts
+	if len(vs) == 0 {
+		h.printf("No leak found in %s: nothing grew steadily. A slow leak may need a longer watch (--duration), or traffic.\n", h.opts.Duration)
+		if h.last != nil && h.base != nil {
+			h.printf("\nWhat changed most anyway (leakhunt diff %s %s):\n\n", h.path("baseline.lhsnap"), h.lastFile())
+			h.diff()
+		}
+		return nil
+	}
+	for i, v := range vs {
+		h.printf("%d. %s leak at %s\n", i+1, v.Kind, v.Where())
+		if v.Source != "" {
+			h.printf("      %s\n", v.Source)
+		}
+		h.printf("   %s\n   evidence: %s\n", rateText(v), v.Evidence)
+	}
+	pick := 0
+	if h.opts.Interactive && len(vs) > 1 {
+		h.printf("\nWhich suspect should we look at? [1-%d, Enter for 1, q to stop]: ", len(vs))
+		line, _ := h.in.ReadString('\n')
+		line = strings.TrimSpace(line)
+		if strings.EqualFold(line, "q") {
+			return ErrStopped
+		}
+		var n int
+		if _, err := fmt.Sscan(line, &n); err == nil && n >= 1 && n <= len(vs) {
+			pick = n - 1
+		}
+	} else if err := h.pause(); err != nil {
+		return err
+	}
+	h.res.Suspect = &vs[pick]
+	return nil
+}
+
+func (h *hunter) lastFile() string {
+	if h.series == nil || h.series.Len() == 0 {
+		return ""
+	}
+	return filepath.Join(h.path("series"), h.series.Samples[h.series.Len()-1].File)
+}
+
+func (h *hunter) diff() {
+	d, err := analyze.CompareSnapshots(h.base, h.last, analyze.DiffOptions{N: 5})
+	if err != nil {
+		h.printf("(no diff: %v)\n", err)
+		return
+	}
+	report.Diff(h.opts.Out, h.base, h.last, d, report.HeapOptions{Width: h.opts.Width, Source: h.src.Line})
+}
+
+func (h *hunter) drill(ctx context.Context) error {
+	v := h.res.Suspect
+	if v == nil || h.last == nil {
+		return nil
+	}
+	last := h.lastFile()
+	focus := regexp.QuoteMeta(shortFunc(v.Function))
+	switch v.Kind {
+	case verdict.Heap:
+		h.begin("Drill into the allocation site",
+			"see who calls the growing site, how much it added since the baseline, and the code itself",
+			fmt.Sprintf("leakhunt top %s --by stack --focus '%s' -n 3", last, focus),
+			fmt.Sprintf("leakhunt diff %s %s -n 5", h.path("baseline.lhsnap"), last))
+		top, err := analyze.HeapTop(h.last, analyze.HeapOptions{By: analyze.ByStack, Focus: regexp.MustCompile(focus)}, 3)
+		if err == nil {
+			report.Top(h.opts.Out, h.last, top, report.HeapOptions{Width: h.opts.Width})
+		}
+		h.printf("\n")
+		h.diff()
+	case verdict.Goroutine:
+		h.begin("Drill into the goroutine group",
+			"see where the goroutines are blocked, how long, and which go statement started them",
+			fmt.Sprintf("leakhunt stacks %s --filter '%s' --source", last, focus))
+		groups := goroutines.Groups(h.last.Goroutines, goroutines.GroupOptions{Filter: regexp.MustCompile(focus)})
+		if len(groups) > 3 {
+			groups = groups[:3]
+		}
+		report.Stacks(h.opts.Out, h.last, groups, report.StacksOptions{Width: h.opts.Width, Source: h.src, Context: 2, Groups: len(groups)})
+		if v.CreatedBy != nil {
+			h.printf("\nThe go statement that starts them, %s:%d:\n", v.CreatedBy.File, v.CreatedBy.Line)
+			h.source(v.CreatedBy.File, v.CreatedBy.Line)
+		}
+	case verdict.NonGoMemory:
+		h.begin("Compare RSS with the Go runtime's memory",
+			"the process grows outside the Go heap: the Go profiles cannot name the site, but the totals show the gap",
+			"leakhunt stats "+last)
+		report.Stats(h.opts.Out, analyze.Summarize(h.last), h.opts.Width)
+	}
+	if v.File != "" && v.Kind != verdict.NonGoMemory {
+		h.printf("\nThe code at %s:%d:\n", v.File, v.Line)
+		h.source(v.File, v.Line)
+	}
+	return h.pause()
+}
+
+func (h *hunter) source(file string, line int) {
+	lines := h.src.Around(file, line, 3)
+	if lines == nil {
+		h.printf("  (source not readable here)\n")
+		return
+	}
+	for _, l := range lines {
+		mark := "  "
+		if l.N == line {
+			mark = "→ "
+		}
+		h.printf("%s%5d  %s\n", mark, l.N, l.Text)
+	}
+}
+
+// shortFunc drops the package path: "github.com/x/y.(*T).m" → "y.(*T).m".
+func shortFunc(fn string) string {
+	if i := strings.LastIndexByte(fn, '/'); i >= 0 {
+		return fn[i+1:]
+	}
+	return fn
+}
+
+func (h *hunter) explain(ctx context.Context) error {
+	v := h.res.Suspect
+	if v == nil {
+		return nil
+	}
+	p := Explain(Evidence{Kind: string(v.Kind), Source: v.Source, State: v.State, Function: v.Function})
+	h.res.Pattern = &p
+	h.begin("What it likely is",
+		"most leaks follow a handful of patterns; matching the site to one points at the fix")
+	h.printf("Likely pattern: %s\n\n%s.\n\nUsual fix: %s.\n", p.Name, capitalize(p.Why), p.Fix)
+	return h.pause()
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (h *hunter) report(ctx context.Context) error {
+	if h.opts.Report == nil || h.series == nil || h.series.Len() == 0 {
+		return nil
+	}
+	file := h.path("report.html")
+	h.begin("Write the report",
+		"one self-contained HTML file with the charts, the verdicts and the tables, to keep or to share",
+		fmt.Sprintf("leakhunt report %s -o %s", h.path("series"), file))
+	var snaps []*snapshot.Snapshot
+	for _, smp := range h.series.Samples {
+		s, err := snapshot.Load(filepath.Join(h.path("series"), smp.File))
+		if err != nil {
+			return err
+		}
+		snaps = append(snaps, s)
+	}
+	if err := h.opts.Report(snaps, h.res.Verdicts, file); err != nil {
+		return err
+	}
+	h.res.Report = file
+	h.printf("Wrote %s.\n", file)
+	return nil
+}
+
+func (h *hunter) summary() {
+	h.printf("\n━━ Done. To do this hunt again by hand:\n")
+	for _, c := range h.res.Commands {
+		h.printf("  %s\n", c)
+	}
+}

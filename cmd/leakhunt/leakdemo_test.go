@@ -92,13 +92,34 @@ func TestLeakdemoByPIDAndCore(t *testing.T) {
 	want("stats from the core", out, `(?m)^goroutines\s+\d+`, `chan send`)
 
 	script := filepath.Join(dir, "hunt.star")
-	if err := os.WriteFile(script, []byte("def main():\n    gleaks(0)\n    heaptop(3)\n"), 0o600); err != nil {
+	if err := os.WriteFile(script, []byte(`def main():
+    print("== gbt")
+    gbt("")
+    print("== gbt_full")
+    gbt_full("")
+    print("== gleaks")
+    gleaks("0")
+    print("== heaptop")
+    heaptop("3")
+    print("== gsource")
+    gsource("1")
+    print("== retainers")
+    retainers("main.spec")
+`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, _ = lh("script", pid, script)
-	want("script by PID", out, `\d+ goroutines running main\.\(\*server\)\.handle\.func1`, `(?m)^heap profile: \d+ buckets`)
+	scriptWant := []string{
+		`(?m)^== gbt\n\d+ goroutines in \d+ groups`,
+		`(?m)^== gbt_full\n\d+ goroutines in \d+ groups`,
+		`(?m)^\d+ goroutines running main\.\(\*server\)\.handle\.func1, created in main\.\(\*server\)\.handle`,
+		`(?m)^== heaptop\nheap profile: \d+ buckets`,
+		`(?m)^== gsource\ngoroutine 1 \[`,
+		`(?m)^== retainers\nmain\.spec keeps [0-9.]+ [KMG]?i?B reachable`,
+	}
+	want("script by PID", out, scriptWant...)
 	out, _ = lh("script", "core:sender.core", "--exe", bin, script)
-	want("script from the core", out, `\d+ goroutines running main\.\(\*server\)\.handle\.func1`, `(?m)^heap profile: \d+ buckets`)
+	want("script from the core", out, scriptWant...)
 
 	out, errs = lh("snoop", pid, "--func", "main.(*server).lookup", "--max-calls", "3", "--duration", "20s")
 	want("snoop", out+errs, `main\.\(\*server\)\.lookup`, `(?i)breakpoint`)

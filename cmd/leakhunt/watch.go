@@ -54,10 +54,10 @@ whose count keeps growing) and non-go-memory (RSS grows, the Go heap does
 not). docs/verdicts.md explains the rule: a cache warming up to a plateau, a
 sawtooth of temporary buffers, GC timing and an idle pool are not leaks.
 
-With -- COMMAND, leakhunt starts the program and watches it: the program
-must serve net/http/pprof on a loopback address and print its URL
-(http://127.0.0.1:PORT/...); leakhunt reads it from the program's output,
-and stops the program (SIGTERM) when the watch ends.
+With -- COMMAND, leakhunt starts the program and watches it: through the
+net/http/pprof URL it prints (http://127.0.0.1:PORT/..., read from its
+output), or, when it prints none within 5 s, by its PID (attaching, with no
+endpoint needed). leakhunt stops the program (SIGTERM) when the watch ends.
 
 Ctrl-C ends the watch with the verdicts so far. Exit status: 0 no leak, 3 at
 least one leak verdict, 1 error.`,

@@ -151,3 +151,11 @@ for r in "${rows[@]}"; do
 done
 echo
 echo "time and memory columns: leakhunt / pprof (below 1 means leakhunt is faster / smaller)"
+
+# The attach pause against dlv (issue: "Benchmark in scripts/bench.sh") has a
+# script of its own, since it needs root and a 10k-goroutine patient:
+# scripts/bench-attach.sh. Run it from here with ATTACH=1.
+if [ "${ATTACH:-0}" = 1 ]; then
+	echo
+	"$(dirname "$0")/bench-attach.sh"
+fi

@@ -39,6 +39,12 @@ var (
 	rangeChan  = regexp.MustCompile(`\bfor\b.*\brange\b`)
 )
 
+var pinnedBuffer = Pattern{
+	Name: "a small slice pinning a large buffer",
+	Why:  "a sub-slice shares its backing array: keeping a few bytes of a large buffer keeps the whole buffer alive",
+	Fix:  "copy what you keep: bytes.Clone(buf[i:j]) or strings.Clone, so the large buffer can be collected",
+}
+
 // Explain matches a suspect to the most likely leak pattern. It reads the
 // source line and the goroutine state the way an expert would at first sight;
 // it is a lead to check, not a proof.
@@ -68,11 +74,7 @@ func Explain(e Evidence) Pattern {
 			Fix:  "bound it: an LRU or a size cap, a TTL with a sweeper, or delete the entry when its request, session or connection ends",
 		}
 	case appendCall.MatchString(src) && subSlice.MatchString(strings.SplitN(src, "append(", 2)[1]):
-		return Pattern{
-			Name: "a small slice pinning a large buffer",
-			Why:  "a sub-slice shares its backing array: keeping a few bytes of a large buffer keeps the whole buffer alive",
-			Fix:  "copy what you keep: bytes.Clone(buf[i:j]) or strings.Clone, so the large buffer can be collected",
-		}
+		return pinnedBuffer
 	case appendCall.MatchString(src):
 		return Pattern{
 			Name: "a slice that only grows (event log, history, queue)",
@@ -80,11 +82,7 @@ func Explain(e Evidence) Pattern {
 			Fix:  "cap it: a ring buffer of the last N items, periodic flushing to storage, or trimming (and copying, so the old array can go) when it passes a limit",
 		}
 	case subSlice.MatchString(src):
-		return Pattern{
-			Name: "a small slice pinning a large buffer",
-			Why:  "a sub-slice shares its backing array: keeping a few bytes of a large buffer keeps the whole buffer alive",
-			Fix:  "copy what you keep: bytes.Clone(buf[i:j]) or strings.Clone, so the large buffer can be collected",
-		}
+		return pinnedBuffer
 	}
 	return Pattern{
 		Name: "memory retained from one allocation site",

@@ -89,23 +89,9 @@ func BuildInfo(pid int) (*buildinfo.BuildInfo, error) {
 // against every process's open files. It returns 0 when none can be found.
 func ListenerPID(port int) (int, error) {
 	inodes := make(map[string]bool)
-	for _, name := range []string{"net/tcp", "net/tcp6"} {
-		data, err := os.ReadFile(filepath.Join(Root, name))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			_, hexPort, ok := strings.Cut(f[1], ":")
-			if !ok {
-				continue
-			}
-			if p, err := strconv.ParseUint(hexPort, 16, 32); err == nil && int(p) == port {
-				inodes["socket:["+f[9]+"]"] = true
-			}
+	for ino, addr := range Listeners() {
+		if int(addr.Port()) == port {
+			inodes["socket:["+strconv.FormatUint(ino, 10)+"]"] = true
 		}
 	}
 	if len(inodes) == 0 {

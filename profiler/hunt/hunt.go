@@ -394,4 +394,7 @@ func (h *hunter) summary() {
 	for _, c := range h.res.Commands {
 		h.printf("  %s\n", c)
 	}
+	if n := len(h.res.Verdicts); n > 0 {
+		h.printf("\n%d leak(s) found: leakhunt exits with status 3, so scripts and CI can gate on it.\n", n)
+	}
 }

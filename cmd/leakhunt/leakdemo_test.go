@@ -53,14 +53,21 @@ func TestLeakdemoByPIDAndCore(t *testing.T) {
 		}
 	}
 
-	// Let forgotten senders pile up (each request's lookup times out).
+	// Let forgotten senders pile up (each request's lookup times out), and
+	// let two garbage collections end: the heap profile only holds what a
+	// completed collection published, so before that it is empty.
 	deadline := time.Now().Add(time.Minute)
 	for {
 		out, _ := lh("stats", pid)
+		senders, gcs := 0, 0
 		if m := regexp.MustCompile(`(?m)^\s+(\d+)\s+chan send`).FindStringSubmatch(out); m != nil {
-			if n, _ := strconv.Atoi(m[1]); n >= 20 {
-				break
-			}
+			senders, _ = strconv.Atoi(m[1])
+		}
+		if m := regexp.MustCompile(`(?m)^gc\s+(\d+) cycles`).FindStringSubmatch(out); m != nil {
+			gcs, _ = strconv.Atoi(m[1])
+		}
+		if senders >= 20 && gcs >= 2 {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no goroutines piled up in chan send after a minute:\n%s", out)
@@ -87,7 +94,7 @@ func TestLeakdemoByPIDAndCore(t *testing.T) {
 	out, _ = lh("stacks", "core:sender.core", "--exe", bin, "-n", "1")
 	want("stacks from the core", out, `#1 · \d+ goroutines · chan send`)
 	out, _ = lh("top", "core:sender.core", "--exe", bin, "-n", "3")
-	want("top from the core", out, `(?m)^inuse_space by line: sender \(pid \d+\)`, `(?m)^Total in use: `)
+	want("top from the core", out, `(?m)^inuse_space by line: sender \(pid \d+\)`, `(?m)^Total in use: [0-9.]+ [KM]iB in \d+ objects`)
 	out, _ = lh("stats", "core:sender.core", "--exe", bin)
 	want("stats from the core", out, `(?m)^goroutines\s+\d+`, `chan send`)
 

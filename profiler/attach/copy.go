@@ -310,32 +310,62 @@ func copyRuntime(st *stopper, l *layout, maps []mapping, heap bool) *memCopy {
 
 // presentPages narrows spans to the pages the process has written
 // (/proc/PID/pagemap): the others hold nothing the file or zeros do not say.
+//
+// A written page of a private mapping is an anonymous page: swapped (bit 62),
+// or present (bit 63) and not file-backed (bit 61). The kernel's zero page,
+// which bss pages that were only read map, is present and not file-backed
+// too; it is told apart by its frame number, the same for every such page.
+// "Exclusively mapped" (bit 56) is no test: a transparent huge page, which
+// khugepaged may build from the heap of bss at any time, need not report it,
+// and skipping such pages once made a live capture read runtime.mbuckets as
+// zero. Without CAP_SYS_ADMIN the frame numbers read as zero: then every
+// present anonymous page is copied, zero page included.
 func presentPages(pid int, spans []span) []span {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
 	if err != nil {
 		return spans
 	}
 	defer f.Close()
-	var out []span
-	for _, s := range spans {
+	const (
+		present  = 1 << 63
+		swapped  = 1 << 62
+		filePage = 1 << 61
+		pfnMask  = 1<<55 - 1
+	)
+	entries := make([][]uint64, len(spans))
+	pfns := make(map[uint64]int)
+	for k, s := range spans {
 		first, n := s.addr/4096, (s.size+4095)/4096
 		buf := make([]byte, n*8)
 		if _, err := f.ReadAt(buf, int64(first*8)); err != nil {
+			continue // nil entries: copy the whole span
+		}
+		es := make([]uint64, n)
+		for i := range es {
+			es[i] = le.Uint64(buf[i*8:])
+			if e := es[i]; e&present != 0 && e&filePage == 0 && e&pfnMask != 0 {
+				pfns[e&pfnMask]++
+			}
+		}
+		entries[k] = es
+	}
+	var out []span
+	for k, s := range spans {
+		es := entries[k]
+		if es == nil {
 			out = append(out, s)
 			continue
 		}
+		first := s.addr / 4096
 		var cur *span
-		for i := uint64(0); i < n; i++ {
-			// Copy pages the process wrote: swapped, or present and mapped
-			// by this process alone. A present page shared with the file
-			// (never written) or the kernel's zero page (bss only read,
-			// or read by an earlier capture) holds what the file or zeros say.
-			e := le.Uint64(buf[i*8:])
-			if e&(1<<62) == 0 && (e&(1<<63) == 0 || e&(1<<56) == 0) {
+		for i, e := range es {
+			written := e&swapped != 0 ||
+				e&present != 0 && e&filePage == 0 && (e&pfnMask == 0 || pfns[e&pfnMask] == 1)
+			if !written {
 				cur = nil
 				continue
 			}
-			addr := (first + i) * 4096
+			addr := (first + uint64(i)) * 4096
 			if cur != nil && cur.addr+cur.size == addr {
 				cur.size += 4096
 				continue

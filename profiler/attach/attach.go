@@ -403,7 +403,6 @@ func extract(s *snapshot.Snapshot, tgt *proc.Target, l *layout, exe string, now 
 		if !ok {
 			s.Capture.Notes = append(s.Capture.Notes, "some memory statistics could not be read and are zero")
 		}
-		s.Capture.Notes = append(s.Capture.Notes, memStatsNote)
 	}
 	if len(errs) > 0 && s.Heap == nil && len(s.Goroutines) == 0 {
 		return errors.New(strings.Join(errs, "; "))

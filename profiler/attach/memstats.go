@@ -11,13 +11,13 @@ import (
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 )
 
-// memStatsNote says where the statistics read from a stopped process differ
-// from runtime.ReadMemStats, which stops the world and first flushes every
-// P's allocation cache: here objects still free in those caches count as
+// Memory statistics read from a stopped process differ from
+// runtime.ReadMemStats, which stops the world and first flushes every P's
+// allocation cache: here objects still free in those caches count as
 // allocated (Mallocs, HeapAlloc, HeapObjects slightly high), and NextGC is
 // the GOGC goal without the memory limit. Everything else is the runtime's
-// own counter, read as ReadMemStats reads it.
-const memStatsNote = "memory statistics come from the runtime's counters, not runtime.ReadMemStats: Mallocs, HeapAlloc and HeapObjects count objects still free in per-P caches, NextGC ignores the memory limit"
+// own counter, read as ReadMemStats reads it. docs/snapshot-format.md says so
+// once, rather than every capture saying it in a note.
 
 // statReader reads fields of the runtime's global structs by DWARF path.
 type statReader struct {

@@ -292,7 +292,7 @@ func Capture(ctx context.Context, pid int, opts Options) (*snapshot.Snapshot, er
 	rate := int(res.rate)
 	s.Capture.MemProfileRate = &rate
 	if m, err := procfs.ReadMemory(pid); err == nil {
-		s.Process = &snapshot.Process{RSS: m.RSS, PeakRSS: m.PeakRSS, Threads: m.Threads}
+		s.Process = &snapshot.Process{RSS: m.RSS, PeakRSS: m.PeakRSS, AnonRSS: m.AnonRSS, Threads: m.Threads}
 	}
 	if err := extract(s, grp.Selected, t.l, t.exePath(), res.mc.nanotime, res.rate, opts); err != nil {
 		return nil, fmt.Errorf("process %d: %w", pid, err)

@@ -22,6 +22,10 @@ const Root = "/proc"
 type Memory struct {
 	RSS     uint64 // VmRSS, bytes
 	PeakRSS uint64 // VmHWM, bytes
+	// AnonRSS is the anonymous part of RSS (RssAnon): the memory a process
+	// allocated, without the pages of its executable and libraries that
+	// count in RSS as they are first touched.
+	AnonRSS uint64
 	Threads int
 }
 
@@ -49,6 +53,8 @@ func ReadMemory(pid int) (Memory, error) {
 			m.RSS = n * 1024
 		case "VmHWM":
 			m.PeakRSS = n * 1024
+		case "RssAnon":
+			m.AnonRSS = n * 1024
 		case "Threads":
 			m.Threads = int(n)
 		}

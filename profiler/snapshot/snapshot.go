@@ -200,6 +200,9 @@ type Process struct {
 	RSS uint64 `json:"rss"`
 	// PeakRSS is the largest RSS so far (VmHWM), 0 when unknown.
 	PeakRSS uint64 `json:"peak_rss,omitempty"`
+	// AnonRSS is the anonymous part of RSS (RssAnon), 0 when unknown: what
+	// the process allocated, without its executable's and libraries' pages.
+	AnonRSS uint64 `json:"anon_rss,omitempty"`
 	// Threads is the number of OS threads, 0 when unknown.
 	Threads int `json:"threads,omitempty"`
 }

@@ -142,7 +142,7 @@ func fillLocalProcess(s *snapshot.Snapshot, base string) {
 		s.Target.BuildInfo = bi.String()
 	}
 	if m, err := procfs.ReadMemory(pid); err == nil {
-		s.Process = &snapshot.Process{RSS: m.RSS, PeakRSS: m.PeakRSS, Threads: m.Threads}
+		s.Process = &snapshot.Process{RSS: m.RSS, PeakRSS: m.PeakRSS, AnonRSS: m.AnonRSS, Threads: m.Threads}
 	}
 }
 

@@ -456,11 +456,20 @@ func nonGoVerdicts(s *watch.Series, o *Options) []Verdict {
 	if len(idx) < o.Rule.MinPoints {
 		return nil
 	}
+	// Anonymous RSS when every sample has it: a young process's RSS also grows
+	// as pages of its executable are first touched, which is not a leak.
+	anon := true
+	for _, i := range idx {
+		anon = anon && s.Samples[i].AnonRSS > 0
+	}
 	rss := make([]float64, len(idx))
 	gomem := make([]float64, len(idx))
 	goinuse := make([]float64, len(idx))
 	for k, i := range idx {
 		rss[k] = float64(s.Samples[i].RSS)
+		if anon {
+			rss[k] = float64(s.Samples[i].AnonRSS)
+		}
 		gomem[k] = float64(s.Samples[i].GoMemory)
 		goinuse[k] = float64(s.Samples[i].GoInuse)
 	}

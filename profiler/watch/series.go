@@ -38,8 +38,10 @@ type Sample struct {
 	// ProfileInuse is the in-use bytes the heap profile accounts for
 	// (sampled, as of the last collection).
 	ProfileInuse int64 `json:"profile_inuse,omitempty"`
-	// RSS is the resident set size from the operating system.
+	// RSS is the resident set size from the operating system, and AnonRSS
+	// its anonymous part (without executable and library pages), 0 when unknown.
 	RSS        uint64 `json:"rss,omitempty"`
+	AnonRSS    uint64 `json:"anon_rss,omitempty"`
 	Goroutines int    `json:"goroutines,omitempty"`
 
 	// HasHeap, HasGoroutines and HasMemStats say which parts the snapshot held.
@@ -203,7 +205,7 @@ func (s *Series) Add(snap *snapshot.Snapshot) Sample {
 		}
 	}
 	if p := snap.Process; p != nil {
-		smp.RSS = p.RSS
+		smp.RSS, smp.AnonRSS = p.RSS, p.AnonRSS
 	}
 	if snap.Heap != nil {
 		if total, ok := s.addHeap(snap.Heap, n); ok {

@@ -29,6 +29,33 @@ func execute(cmd *cobra.Command, args ...string) error {
 	return cmd.ExecuteContext(context.Background())
 }
 
+// parseFlags runs newCmd's argument and flag parsing on args and returns the
+// options its run function would get. When wantErr is set, it checks instead
+// that parsing failed with a usage error (exit status 2) containing wantErr,
+// and returns nil.
+func parseFlags[O any](t *testing.T, newCmd func(*Factory, func(context.Context, *O) error) *cobra.Command, wantErr string, args ...string) *O {
+	t.Helper()
+	io, _, _ := testStreams()
+	var got *O
+	err := execute(newCmd(newFactory(io), func(_ context.Context, o *O) error { got = o; return nil }), args...)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		if exitCode(err) != exitUsage {
+			t.Errorf("exit code %d, want %d", exitCode(err), exitUsage)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == nil {
+		t.Fatal("the command did not reach its run function")
+	}
+	return got
+}
+
 func TestTopFlags(t *testing.T) {
 	tests := []struct {
 		args    []string
@@ -52,21 +79,9 @@ func TestTopFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			io, _, _ := testStreams()
-			var got *TopOptions
-			cmd := NewCmdTop(newFactory(io), func(_ context.Context, o *TopOptions) error { got = o; return nil })
-			err := execute(cmd, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				if exitCode(err) != exitUsage {
-					t.Errorf("exit code %d, want %d", exitCode(err), exitUsage)
-				}
+			got := parseFlags(t, NewCmdTop, tt.wantErr, tt.args...)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !tt.want(got) {
 				t.Errorf("options %+v", got)

@@ -35,21 +35,9 @@ func TestDemoRunFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			io, _, _ := testStreams()
-			var got *DemoRunOptions
-			cmd := NewCmdDemoRun(newFactory(io), func(_ context.Context, o *DemoRunOptions) error { got = o; return nil })
-			err := execute(cmd, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				if exitCode(err) != exitUsage {
-					t.Errorf("exit code %d, want %d", exitCode(err), exitUsage)
-				}
+			got := parseFlags(t, NewCmdDemoRun, tt.wantErr, tt.args...)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Name != tt.want.Name || !slices.Equal(got.Args, tt.want.Args) || got.Dir != tt.want.Dir ||
 				!slices.Equal(got.Tags, tt.want.Tags) || got.Race != tt.want.Race {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,17 +30,9 @@ func TestReportFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			io, _, _ := testStreams()
-			var got *ReportOptions
-			err := execute(NewCmdReport(newFactory(io), func(_ context.Context, o *ReportOptions) error { got = o; return nil }), tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != exitUsage {
-					t.Fatalf("err = %v (exit %d), want usage error %q", err, exitCode(err), tt.wantErr)
-				}
+			got := parseFlags(t, NewCmdReport, tt.wantErr, tt.args...)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !tt.want(got) {
 				t.Errorf("options %+v", got)

@@ -34,17 +34,9 @@ func TestStacksFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			io, _, _ := testStreams()
-			var got *StacksOptions
-			err := execute(NewCmdStacks(newFactory(io), func(_ context.Context, o *StacksOptions) error { got = o; return nil }), tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != exitUsage {
-					t.Fatalf("err = %v (exit %d), want usage error %q", err, exitCode(err), tt.wantErr)
-				}
+			got := parseFlags(t, NewCmdStacks, tt.wantErr, tt.args...)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !tt.want(got) {
 				t.Errorf("options %+v", got)

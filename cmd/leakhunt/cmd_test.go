@@ -163,3 +163,31 @@ func TestErrorLine(t *testing.T) {
 		t.Errorf("errorLine = %q", got)
 	}
 }
+
+// TestConsentToWrite checks that --enable-profiling asks on a terminal and
+// writes nothing unless the user says yes; off a terminal the flag is consent.
+func TestConsentToWrite(t *testing.T) {
+	tests := []struct {
+		tty    bool
+		answer string
+		want   error
+	}{
+		{tty: true, answer: "y\n", want: nil},
+		{tty: true, answer: "yes\n", want: nil},
+		{tty: true, answer: "n\n", want: errNoConsent},
+		{tty: true, answer: "\n", want: errNoConsent},
+		{tty: true, answer: "", want: errNoConsent},
+		{tty: false, answer: "", want: nil},
+	}
+	for _, tt := range tests {
+		io, _, errOut := testStreams()
+		io.In = strings.NewReader(tt.answer)
+		io.InTTY, io.ErrTTY = tt.tty, tt.tty
+		if err := consentToWrite(io, "4242"); err != tt.want {
+			t.Errorf("tty %v, answer %q: err = %v, want %v", tt.tty, tt.answer, err, tt.want)
+		}
+		if asked := strings.Contains(errOut.String(), "Write into the process? [y/N]"); asked != tt.tty {
+			t.Errorf("tty %v: asked = %v", tt.tty, asked)
+		}
+	}
+}

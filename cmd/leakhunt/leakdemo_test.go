@@ -75,33 +75,17 @@ func TestLeakdemoByPIDAndCore(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 
-	// The heap profile samples one allocation per 512 KiB: which sites it holds
-	// after a few seconds is chance (profiler/attach's tests compare it with
-	// /debug/pprof/heap exactly); here it must be there and read.
-	//
-	// Known issue: under the load of the whole test suite, about one run in
-	// five read an empty heap profile from the live process (0 buckets), which
-	// neither quiet runs nor CPU load alone reproduce. Until it is found, an
-	// empty read is logged (with the snapshot kept in TMPDIR) and retried.
-	heapRead := regexp.MustCompile(`(?m)^Total in use: [0-9.]+ [KM]iB in \d+ objects`)
-	var out, errs string
-	for try := 1; ; try++ {
-		out, errs = lh("snapshot", pid, "-o", "live.lhsnap", "-v", "--force")
-		want("snapshot", out+errs, `live\.lhsnap`, `target stopped [0-9.]+[mµ]?s`)
-		out, _ = lh("top", "live.lhsnap", "-n", "3")
-		want("top", out, `(?m)^inuse_space by line: sender \(pid \d+\)`)
-		if heapRead.MatchString(out) {
-			break
-		}
-		stats, _ := lh("stats", "live.lhsnap")
-		data, _ := os.ReadFile(filepath.Join(dir, "live.lhsnap"))
-		kept := filepath.Join(os.TempDir(), "leakhunt-empty-heap-"+pid+"-"+strconv.Itoa(try)+".lhsnap")
-		os.WriteFile(kept, data, 0o600)
-		t.Logf("KNOWN ISSUE: try %d read an empty heap profile from the live process (kept as %s):\n%s\n%s", try, kept, out, stats)
-		if try == 3 {
-			t.Fatalf("three live captures in a row read an empty heap profile")
-		}
-	}
+	// The heap profile samples one allocation per 512 KiB, and a young process
+	// may have no sampled allocation still live: its in-use total can be 0 and
+	// which sites it holds is chance (profiler/attach's tests compare the
+	// profile with /debug/pprof/heap exactly). Here the profile must have been
+	// read: its buckets are there, each with a stack.
+	out, errs := lh("snapshot", pid, "-o", "live.lhsnap", "-v")
+	want("snapshot", out+errs, `live\.lhsnap`, `target stopped [0-9.]+[mµ]?s`, `[1-9]\d* heap samples`)
+	out, _ = lh("top", "live.lhsnap", "-n", "3")
+	want("top", out, `(?m)^inuse_space by line: sender \(pid \d+\)`, `(?m)^Total in use: `)
+	out, _ = lh("stats", "live.lhsnap")
+	want("stats", out, `(?m)^heap profile .* [1-9]\d* stacks \(1 sample per 512\.0 KiB\)`)
 	out, _ = lh("stacks", pid, "--source", "-n", "2")
 	want("stacks by PID", out, `#1 · \d+ goroutines · chan send`, `created by main\.\(\*server\)\.handle`, `>\s+\d+\s+ch <- r`)
 	out, _ = lh("stacks", pid, "--full", "-n", "1", "--filter", "handle.func1")
@@ -114,7 +98,7 @@ func TestLeakdemoByPIDAndCore(t *testing.T) {
 	out, _ = lh("stacks", "core:sender.core", "--exe", bin, "-n", "1")
 	want("stacks from the core", out, `#1 · \d+ goroutines · chan send`)
 	out, _ = lh("top", "core:sender.core", "--exe", bin, "-n", "3")
-	want("top from the core", out, `(?m)^inuse_space by line: sender \(pid \d+\)`, `(?m)^Total in use: [0-9.]+ [KM]iB in \d+ objects`)
+	want("top from the core", out, `(?m)^inuse_space by line: sender \(pid \d+\)`, `(?m)^Total in use: `)
 	out, _ = lh("stats", "core:sender.core", "--exe", bin)
 	want("stats from the core", out, `(?m)^goroutines\s+\d+`, `chan send`)
 

@@ -73,6 +73,7 @@ A TARGET is one of:
 		NewCmdReport(f, nil), NewCmdWeb(f, nil),
 		NewCmdStacks(f, nil), NewCmdPs(f, nil),
 		NewCmdHunt(f, nil),
+		NewCmdObjects(f, nil), NewCmdWhy(f, nil),
 	)
 	return root
 }

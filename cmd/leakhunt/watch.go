@@ -52,12 +52,15 @@ Leak verdicts are printed as soon as the evidence is strong, and at the end:
 heap (an allocation site whose in-use bytes keep growing), goroutine (a group
 whose count keeps growing) and non-go-memory (RSS grows, the Go heap does
 not). docs/verdicts.md explains the rule: a cache warming up to a plateau, a
-sawtooth of temporary buffers, GC timing and an idle pool are not leaks.
+sawtooth of temporary buffers, GC timing and an idle pool are not leaks. A
+verdict printed while a cache was still warming up is listed as cleared at
+the end once the plateau shows.
 
 With -- COMMAND, leakhunt starts the program and watches it: through the
 net/http/pprof URL it prints (http://127.0.0.1:PORT/..., read from its
 output), or, when it prints none within 5 s, by its PID (attaching, with no
-endpoint needed). leakhunt stops the program (SIGTERM) when the watch ends.
+endpoint needed). leakhunt stops the program (SIGTERM) when the watch ends;
+on Linux the program also gets SIGTERM if leakhunt itself is killed.
 
 Ctrl-C ends the watch with the verdicts so far. Exit status: 0 no leak, 3 at
 least one leak verdict, 1 error.`,

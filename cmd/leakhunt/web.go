@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -11,6 +12,7 @@ import (
 	"github.com/leakhunt/leakhunt/profiler/analyze"
 	"github.com/leakhunt/leakhunt/profiler/goroutines"
 	"github.com/leakhunt/leakhunt/profiler/pprofweb"
+	"github.com/leakhunt/leakhunt/profiler/refs"
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 	"github.com/leakhunt/leakhunt/profiler/source"
 )
@@ -36,6 +38,7 @@ type WebOptions struct {
 const (
 	webHeap       = "heap"
 	webGoroutines = "goroutines"
+	webObjects    = "objects"
 )
 
 // NewCmdWeb builds `leakhunt web`. Tests pass runF to see the parsed options.
@@ -60,17 +63,17 @@ the URL to stderr and runs until Ctrl-C. It opens no browser.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
 			switch opts.Profile {
-			case webHeap, webGoroutines:
+			case webHeap, webGoroutines, webObjects:
 			case "goroutine":
 				opts.Profile = webGoroutines
 			default:
-				return usageErrorf("unknown --profile %q: use heap or goroutines", opts.Profile)
+				return usageErrorf("unknown --profile %q: use heap, goroutines or objects", opts.Profile)
 			}
 			if opts.Sample != "" {
-				if opts.Profile != webHeap {
-					return usageErrorf("--sample applies to the heap profile only")
+				if opts.Profile == webGoroutines {
+					return usageErrorf("--sample applies to the heap and objects profiles only")
 				}
-				if !webValidSample(opts.Sample) {
+				if !webValidSample(opts.Sample) && !webObjectsSample(opts.Sample) {
 					return usageErrorf("unknown --sample %q: use inuse_space, inuse_objects, alloc_space or alloc_objects", opts.Sample)
 				}
 			}
@@ -82,11 +85,20 @@ the URL to stderr and runs until Ctrl-C. It opens no browser.`,
 	}
 	cmd.Flags().StringVar(&opts.Diff, "diff", "", "show the change from this older snapshot or TARGET (pprof -diff_base)")
 	cmd.Flags().StringVar(&opts.HTTP, "http", pprofweb.DefaultAddr, "HOST:PORT to serve the UI on (port 0: any free port)")
-	cmd.Flags().StringVar(&opts.Profile, "profile", webHeap, "profile to show: heap or goroutines")
+	cmd.Flags().StringVar(&opts.Profile, "profile", webHeap, "profile to show: heap, goroutines, or objects (the reachable heap by root path, from a PID, core or saved objects analysis)")
 	cmd.Flags().StringVar(&opts.Sample, "sample", "", "heap sample type shown first: inuse_space, inuse_objects, alloc_space or alloc_objects")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "compare snapshots of different programs")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for a network target's answer")
 	return cmd
+}
+
+// webObjectsSample reports whether s is a sample type of the objects profile.
+func webObjectsSample(s string) bool {
+	switch s {
+	case "inuse_space", "inuse_objects", "retained_space", "retained_objects":
+		return true
+	}
+	return false
 }
 
 func webValidSample(s string) bool {
@@ -99,6 +111,15 @@ func webValidSample(s string) bool {
 }
 
 func webRun(ctx context.Context, opts *WebOptions) error {
+	if opts.Profile == webHeap && webIsObjects(opts.Target) {
+		opts.Profile = webObjects
+	}
+	if opts.Profile == webObjects {
+		return webObjectsRun(ctx, opts)
+	}
+	if opts.Sample != "" && !webValidSample(opts.Sample) {
+		return usageErrorf("unknown --sample %q for a heap profile: use inuse_space, inuse_objects, alloc_space or alloc_objects", opts.Sample)
+	}
 	sopts := source.Options{Timeout: opts.Timeout}
 	sopts.Parts = source.PartHeap
 	if opts.Profile == webGoroutines {
@@ -127,6 +148,11 @@ func webRun(ctx context.Context, opts *WebOptions) error {
 		}
 		what = fmt.Sprintf("the %s of %s minus %s", opts.Profile, opts.Target, opts.Diff)
 	}
+	return webServe(ctx, opts, p, base, what)
+}
+
+// webServe runs pprof's UI on p (minus base, when set) until ctx ends.
+func webServe(ctx context.Context, opts *WebOptions, p, base *profile.Profile, what string) error {
 	return pprofweb.Serve(ctx, p, pprofweb.Options{
 		Addr: opts.HTTP, Base: base, SampleIndex: opts.Sample, Log: opts.IO.ErrOut,
 		Ready: func(url string) {
@@ -162,4 +188,69 @@ func webProgramOf(s *snapshot.Snapshot) string {
 		return s.Target.Path
 	}
 	return s.Target.Program
+}
+
+// webIsObjects reports whether arg is a file holding an objects analysis:
+// saved by objects -o, or its pprof profile (objects --profile).
+func webIsObjects(arg string) bool {
+	t, err := source.Parse(arg)
+	if err != nil || t.Kind != snapshot.SourceFile {
+		return false
+	}
+	data, err := os.ReadFile(t.Path)
+	if err != nil {
+		return false
+	}
+	if refs.IsAnalysis(data) {
+		return true
+	}
+	p, err := profile.ParseData(data)
+	return err == nil && webObjectsProfile(p)
+}
+
+// webObjectsProfile reports whether p is a leakhunt objects profile.
+func webObjectsProfile(p *profile.Profile) bool {
+	for _, st := range p.SampleType {
+		if st.Type == "retained_space" {
+			return true
+		}
+	}
+	return false
+}
+
+// webObjectsLoad gives the objects profile of arg: a PID or core (walked
+// now), a saved analysis, or a profile objects --profile wrote.
+func webObjectsLoad(ctx context.Context, opts *WebOptions, arg string) (*profile.Profile, error) {
+	if t, err := source.Parse(arg); err == nil && t.Kind == snapshot.SourceFile {
+		if data, err := os.ReadFile(t.Path); err == nil && !refs.IsAnalysis(data) {
+			if p, err := profile.ParseData(data); err == nil && webObjectsProfile(p) {
+				return p, nil
+			}
+		}
+	}
+	a, err := loadAnalysis(ctx, opts.IO, opts.Factory, source.Graph, arg)
+	if err != nil {
+		return nil, err
+	}
+	return a.Profile(), nil
+}
+
+// webObjectsRun serves the reachable heap by root path.
+func webObjectsRun(ctx context.Context, opts *WebOptions) error {
+	if opts.Sample != "" && !webObjectsSample(opts.Sample) {
+		return usageErrorf("unknown --sample %q for objects: use inuse_space, inuse_objects, retained_space or retained_objects", opts.Sample)
+	}
+	p, err := webObjectsLoad(ctx, opts, opts.Target)
+	if err != nil {
+		return err
+	}
+	what := "the objects of " + opts.Target
+	var base *profile.Profile
+	if opts.Diff != "" {
+		if base, err = webObjectsLoad(ctx, opts, opts.Diff); err != nil {
+			return err
+		}
+		what = fmt.Sprintf("the objects of %s minus %s", opts.Target, opts.Diff)
+	}
+	return webServe(ctx, opts, p, base, what)
 }

@@ -202,7 +202,7 @@ func WriteCore(ctx context.Context, pid int, path string, overwrite bool) (*Core
 		}
 		var segs []coreSegment
 		for _, m := range maps {
-			if !dumpable(m) {
+			if !dumpable(m) && !relocated(pid, m) {
 				continue
 			}
 			m := m
@@ -243,6 +243,17 @@ func dumpable(m mapping) bool {
 		return false
 	}
 	return true
+}
+
+// relocated reports whether a read-only private file mapping has pages the
+// process wrote before protecting them (relocated read-only data of a
+// position-independent executable or library, RELRO): the file does not
+// hold their content, so the core must.
+func relocated(pid int, m mapping) bool {
+	if len(m.perms) < 4 || m.perms[0] != 'r' || m.perms[1] == 'w' || m.perms[3] != 'p' || m.path == "" || strings.HasPrefix(m.path, "[") {
+		return false
+	}
+	return len(presentPages(pid, []span{{m.start, m.end - m.start}})) > 0
 }
 
 func progFlags(perms string) elf.ProgFlag {

@@ -57,7 +57,17 @@ func runHelper(mode string) int {
 			}
 		}
 	}}
-	_, err := Capture(ctx, pid, opts)
+	var err error
+	if strings.HasPrefix(mode, "graph-") {
+		mode = strings.TrimPrefix(mode, "graph-")
+		_, _, done, gerr := graphInput(ctx, pid, opts)
+		if gerr == nil {
+			done()
+		}
+		err = gerr
+	} else {
+		_, err = Capture(ctx, pid, opts)
+	}
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -88,6 +98,9 @@ var fixtureBuilds = []fixtureBuild{
 	{name: "go1.27-pie", pkg: "fixture", toolchain: "go1.27.3", flags: []string{"-buildmode=pie"}},
 	{name: "nodwarf", pkg: "fixture", flags: []string{"-ldflags=-w"}},
 	{name: "noprof", pkg: "noprof"},
+	{name: "graph", pkg: "graph"},
+	{name: "graph-go1.27", pkg: "graph", toolchain: "go1.27.3"},
+	{name: "graph-pie", pkg: "graph", flags: []string{"-buildmode=pie"}},
 }
 
 // fixtureBin returns the path of a fixture build, building all of them (in

@@ -1,7 +1,8 @@
 // Package attach takes leakhunt snapshots of a running Go process by PID and
 // from core files, with no change to the target. It is leakhunt's only user of
 // delve's pkg/proc, whose API moves between releases: it stays behind this
-// package's small surface (Capture, CaptureCore, WriteCore).
+// package's small surface (Capture, CaptureCore, WriteCore, CaptureGraph,
+// CaptureGraphCore).
 //
 // A live capture keeps the target's pause short: the binary's debug
 // information is loaded first, while the process runs; then every thread is
@@ -34,6 +35,17 @@
 // carries no clock reading, so wait durations from a core are measured up to
 // the last GC before the dump. WriteCore writes a core while the process is
 // stopped: its pause grows with the process's memory.
+//
+// CaptureGraph copies what a walk of the heap needs (see profiler/heapgraph)
+// the same way: while the target is stopped, the pages it wrote of the heap
+// arenas' in-use spans (found through mheap_'s arenas, their page-in-use
+// bitmaps and span maps), its private anonymous memory outside the arenas
+// (span and arena metadata, GC bits, itabs, finalizer records), data, bss,
+// every g and live stack; the copy is read in parallel with batched
+// process_vm_readv, into buffers allocated and faulted in before the stop.
+// The walk and the goroutine stack roots (frame variables located by delve
+// in a small core of the stacks) come after the release. CaptureGraphCore
+// does the same from a core file.
 package attach
 
 import (

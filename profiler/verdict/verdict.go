@@ -251,6 +251,11 @@ func heapLevel(s *watch.Series) float64 {
 	return median(xs)
 }
 
+// Sites whose every frame is the runtime's (runtime.malg allocating the
+// descriptor of a new goroutine, runtime.newBucket a profiling bucket) get
+// no heap verdict: there is no line of the program to name, and what they
+// hold grows with something else the verdicts name — leaked goroutines have
+// their goroutine verdict. Their bytes still count in the Go heap's total.
 func heapVerdicts(s *watch.Series, o *Options) []Verdict {
 	idx, t := heapPoints(s)
 	if len(idx) < o.Rule.MinPoints {
@@ -262,6 +267,9 @@ func heapVerdicts(s *watch.Series, o *Options) []Verdict {
 	var vs []Verdict
 	y := make([]float64, len(idx))
 	for _, site := range s.Sites() {
+		if watch.InRuntime(site.Site) {
+			continue // no frame outside the runtime: no site to name (see above)
+		}
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for k, i := range idx {
 			y[k] = float64(site.Bytes[i])
@@ -321,6 +329,10 @@ func heapTotal(s *watch.Series) (Trend, bool) {
 
 func bytesText(x float64) string { return report.Bytes(int64(math.Round(x))) }
 
+// sampleBytes is what one sampled allocation stands for in a heap profile
+// at the default runtime.MemProfileRate (512 KiB).
+const sampleBytes = 512 << 10
+
 // attributed is the second way to a heap verdict, for leaks too slow for
 // their site's sampled series to pass the rule alone. The runtime samples
 // one allocation per 512 KiB, so a site leaking 20 KiB/s moves in 512 KiB
@@ -329,11 +341,7 @@ func bytesText(x float64) string { return report.Bytes(int64(math.Round(x))) }
 // total passes the whole rule — a real, significant, still-continuing
 // growth above the floor — and the verdicts so far explain less than half
 // of it, the growth is charged to the site that gained the most, provided
-// that site's own series agrees: it rose at least twice, almost never fell
-// (leaked objects are never freed, so a leaking site's sampled series only
-// steps up), its Mann–Kendall p is at most 0.01, and it gained at least a
-// third of the unexplained growth (a leak often shows at two sites: the
-// values and the map or slice that holds them).
+// that site's own series agrees (see attributable).
 func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal bool, idx []int, t []float64, have []Verdict) (Verdict, bool) {
 	if !haveTotal || total.N < rule.MinPoints {
 		return Verdict{}, false
@@ -351,25 +359,38 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 		return Verdict{}, false
 	}
 	var (
-		best     *watch.SiteSeries
-		bestTr   Trend
-		bestGain float64
+		best      *watch.SiteSeries
+		bestTr    Trend
+		bestGain  float64
+		bestKept  float64
+		bestSteps string
 	)
 	y := make([]float64, len(idx))
 	for _, site := range s.Sites() {
+		if watch.InRuntime(site.Site) {
+			continue
+		}
 		for k, i := range idx {
 			y[k] = float64(site.Bytes[i])
 		}
 		gain := y[len(y)-1] - y[0]
-		if gain < math.Max(rule.Floor, unexplained/3) || gain <= bestGain {
+		if gain < rule.Floor || gain < bestGain {
 			continue
 		}
 		tr := fit(t, y)
-		falls := tr.Moves - tr.Rises
-		if tr.Rises < 2 || falls > tr.Rises/4 || tr.P > 0.01 {
-			continue // not a steady climb, or none in the recent half
+		kept, why := attributable(site, tr, gain, unexplained, idx, s.InProgram(site.Site))
+		if why != "" {
+			o.explain(Heap, fmt.Sprintf("%s (%s:%d) for the Go heap's growth", site.Site.Function, site.Site.File, site.Site.Line), tr, why)
+			continue
 		}
-		best, bestTr, bestGain = site, tr, gain
+		if gain == bestGain && kept <= bestKept {
+			continue
+		}
+		best, bestTr, bestGain, bestKept = site, tr, gain, kept
+		bestSteps = fmt.Sprintf("rose %s, fell %s, Mann–Kendall p=%s", times(tr.Rises), times(tr.Moves-tr.Rises), pval(tr.P))
+		if kept >= 0 {
+			bestSteps += fmt.Sprintf(", kept %.0f%% of what it allocated over the window", 100*math.Min(kept, 1))
+		}
 	}
 	if best == nil {
 		return Verdict{}, false
@@ -379,10 +400,14 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 			return Verdict{}, false
 		}
 	}
+	conf := total.Confidence(rule) * math.Min(1, bestGain/total.Growth) * 0.9
+	if bestTr.Rises < 2 {
+		conf *= 0.8 // one sampled step: the site is named on a single sampled allocation
+	}
 	v := Verdict{
 		Kind: Heap, Function: best.Site.Function, File: best.Site.File, Line: best.Site.Line,
 		Rate: bestGain / math.Max(total.Span, 1e-9), Unit: BytesPerSecond, Growth: bestGain, Current: bestTr.Last,
-		Confidence: math.Round(total.Confidence(rule)*math.Min(1, bestGain/total.Growth)*90) / 100,
+		Confidence: math.Round(conf*100) / 100,
 		Samples:    total.N, Trend: total,
 	}
 	if !best.Alloc.IsZero() {
@@ -391,10 +416,83 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 	}
 	v.Stack = cutStack(best.Stack)
 	v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
-		fmt.Sprintf("; this site gained %s of it in the sampled heap profile (rose %d times, fell %d, Mann–Kendall p=%s)",
-			bytesText(bestGain), bestTr.Rises, bestTr.Moves-bestTr.Rises, pval(bestTr.P))
+		fmt.Sprintf("; this site gained %s of it in the sampled heap profile (%s)", bytesText(bestGain), bestSteps)
 	v.Next = o.heapNext(s, v)
 	return v, true
+}
+
+// attributable says why a site cannot take the Go heap's unexplained growth
+// ("" when it can), and returns the share of what it allocated over the
+// window that it still holds (-1 when the profile did not say):
+//
+//   - its sampled in-use bytes rose and almost never fell (leaked objects
+//     are never freed, so a leaking site's sampled series only steps up:
+//     at most one fall per four rises), with Mann–Kendall p ≤ 0.01;
+//   - it can plausibly carry half of the unexplained growth: it gained a
+//     third of it, or, counted in sampled allocations of 512 KiB, its gain
+//     is not too small for half the growth (a Poisson count with that mean
+//     is at least this small with probability ≥ 1%; a leak often shows at
+//     two sites, the values and the map or slice that holds them);
+//   - a single sampled step is enough only at a site in the program's own
+//     code, and only when the profile also says that the site keeps what
+//     it allocates: over the window its in-use bytes rose by at least half
+//     of its allocated bytes (a site that churns frees most of its samples;
+//     one sampled object alive at the moment proves nothing). A site in
+//     the standard library with no frame of the program's own is server
+//     machinery — connection buffers that live as long as a connection,
+//     the watcher's own included — and needs two steps, as does any site
+//     when the profile has no allocation counts.
+func attributable(site *watch.SiteSeries, tr Trend, gain, unexplained float64, idx []int, own bool) (float64, string) {
+	kept := -1.0
+	if len(site.AllocBytes) == len(site.Bytes) && len(idx) > 1 {
+		first, last := idx[0], idx[len(idx)-1]
+		if alloc := float64(site.AllocBytes[last] - site.AllocBytes[first]); alloc > 0 {
+			kept = float64(site.Bytes[last]-site.Bytes[first]) / alloc
+		}
+	}
+	falls := tr.Moves - tr.Rises
+	switch {
+	case tr.Rises < 1 || falls > tr.Rises/4:
+		return kept, fmt.Sprintf("not a steady climb (rose %d times, fell %d)", tr.Rises, falls)
+	case tr.P > 0.01:
+		return kept, fmt.Sprintf("no significant climb (Mann–Kendall p=%.2g)", tr.P)
+	case gain < unexplained/3 && poissonCDF(math.Round(gain/sampleBytes), unexplained/2/sampleBytes) < 0.01:
+		return kept, fmt.Sprintf("gained %s, too little of the heap's unexplained %s", bytesText(gain), bytesText(unexplained))
+	case tr.Rises < 2 && !own:
+		return kept, "one sampled step, outside the program's own code"
+	case tr.Rises < 2 && kept < 0:
+		return kept, "one sampled step, and the profile has no allocation counts to tell a kept object from churn"
+	case tr.Rises < 2 && kept < 0.5:
+		return kept, fmt.Sprintf("one sampled step, and the site kept only %.0f%% of what it allocated", 100*kept)
+	}
+	return kept, ""
+}
+
+// times says how many times: "never", "once", "twice", "3 times".
+func times(n int) string {
+	switch n {
+	case 0:
+		return "never"
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// poissonCDF is P(X ≤ k) for X Poisson with mean lambda.
+func poissonCDF(k, lambda float64) float64 {
+	if lambda <= 0 {
+		return 1
+	}
+	term := math.Exp(-lambda)
+	sum := term
+	for i := 1.0; i <= k; i++ {
+		term *= lambda / i
+		sum += term
+	}
+	return math.Min(1, sum)
 }
 
 func goroutineVerdicts(s *watch.Series, o *Options) []Verdict {
@@ -486,10 +584,36 @@ func nonGoVerdicts(s *watch.Series, o *Options) []Verdict {
 	// Theil–Sen discounts, and RSS follows the jumps only as pages are
 	// touched.
 	goGrowth := math.Max(growthOf(t, gomem), growthOf(t, goinuse))
+	what := "RSS"
 	if why == "" && goGrowth > 0.25*tr.Growth {
 		why = fmt.Sprintf("the Go runtime's memory grew %s of the RSS's %s", bytesText(goGrowth), bytesText(tr.Growth))
 	}
 	o.explain(NonGoMemory, "RSS", tr, why)
+	if why != "" {
+		// The same question asked of the memory outside the Go runtime's
+		// own: RSS minus what the runtime holds from the OS. The runtime's
+		// pages come and go from RSS as the heap grows and the scavenger
+		// returns them, which is most of RSS's noise; the difference keeps
+		// what the runtime does not account for.
+		d := make([]float64, len(rss))
+		for k := range rss {
+			d[k] = rss[k] - gomem[k]
+		}
+		trD := fit(t, d)
+		whyD := trD.Check(rule)
+		switch {
+		case whyD != "":
+		case tr.Growth < 0.5*trD.Growth:
+			whyD = fmt.Sprintf("RSS itself grew %s, less than half of the %s outside the Go runtime", bytesText(tr.Growth), bytesText(trD.Growth))
+		case growthOf(t, goinuse) > 0.25*trD.Growth:
+			whyD = fmt.Sprintf("the Go runtime's in-use memory grew %s of the %s outside it", bytesText(growthOf(t, goinuse)), bytesText(trD.Growth))
+		}
+		o.explain(NonGoMemory, "RSS outside the Go runtime", trD, whyD)
+		if whyD == "" {
+			why, tr, goGrowth = "", trD, growthOf(t, goinuse)
+			what = "RSS outside the Go runtime (RSS − (Sys − HeapReleased))"
+		}
+	}
 	if why != "" {
 		return nil
 	}
@@ -498,7 +622,7 @@ func nonGoVerdicts(s *watch.Series, o *Options) []Verdict {
 		Rate: tr.Slope, Unit: BytesPerSecond, Growth: tr.Growth, Current: tr.Last,
 		Confidence: tr.Confidence(rule), Samples: tr.N, Trend: tr,
 	}
-	v.Evidence = "RSS " + evidence(tr, bytesText, "/s", 1) +
+	v.Evidence = what + " " + evidence(tr, bytesText, "/s", 1) +
 		fmt.Sprintf("; the Go runtime's memory grew %s over the same time", bytesText(goGrowth))
 	v.Next = "look for C.malloc without C.free, syscall.Mmap without Munmap, and cgo libraries' handles never released; " +
 		"leakhunt stats " + o.lastSnapshot(s) + " shows RSS against the Go heap"

@@ -35,7 +35,8 @@ var urlPattern = regexp.MustCompile(`https?://(?:127\.0\.0\.1|localhost|\[::1\])
 // Start runs argv[0] with argv[1:], copying its standard output and error to
 // out. The program runs in its own process group, so a Ctrl-C at the
 // terminal reaches leakhunt, which finishes its sample, and not the program,
-// which Stop ends.
+// which Stop ends. On Linux the program also gets SIGTERM if the caller's
+// process dies without calling Stop (killed with SIGKILL, say).
 func Start(argv []string, out io.Writer) (*Child, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to start")
@@ -50,10 +51,10 @@ func Start(argv []string, out io.Writer) (*Child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
-	if err := cmd.Start(); err != nil {
+	c := &Child{cmd: cmd, done: make(chan struct{}), url: make(chan string, 1)}
+	if err := startChild(cmd, c.done); err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
-	c := &Child{cmd: cmd, done: make(chan struct{}), url: make(chan string, 1)}
 	var mu sync.Mutex // out is written from two goroutines
 	var copied sync.WaitGroup
 	copied.Add(2)

@@ -26,6 +26,8 @@ type Sample struct {
 	// HeapAlloc and HeapInuse are the runtime's MemStats fields.
 	HeapAlloc uint64 `json:"heap_alloc,omitempty"`
 	HeapInuse uint64 `json:"heap_inuse,omitempty"`
+	// HeapObjects is the runtime's exact count of live heap objects.
+	HeapObjects uint64 `json:"heap_objects,omitempty"`
 	// GoMemory is what the Go runtime holds from the operating system and has
 	// not given back (MemStats Sys - HeapReleased): the Go side of RSS.
 	GoMemory uint64 `json:"go_memory,omitempty"`
@@ -79,6 +81,24 @@ type SiteSeries struct {
 	// sample had no heap profile: see Sample.HasHeap).
 	Bytes   []int64 `json:"bytes"`
 	Objects []int64 `json:"objects"`
+	// AllocBytes and AllocObjects are alloc_space and alloc_objects at each
+	// sample: what the site allocated since the program started, freed or
+	// not (sampled like the in-use values). Empty in series saved before
+	// they were kept.
+	AllocBytes   []int64 `json:"alloc_bytes,omitempty"`
+	AllocObjects []int64 `json:"alloc_objects,omitempty"`
+}
+
+// pad extends the site's values with zeros to n samples.
+func (ss *SiteSeries) pad(n int) {
+	for len(ss.Bytes) < n {
+		ss.Bytes = append(ss.Bytes, 0)
+		ss.Objects = append(ss.Objects, 0)
+	}
+	for len(ss.AllocBytes) < n {
+		ss.AllocBytes = append(ss.AllocBytes, 0)
+		ss.AllocObjects = append(ss.AllocObjects, 0)
+	}
 }
 
 // GroupKey identifies a group of goroutines: the same go statement created
@@ -196,6 +216,7 @@ func (s *Series) Add(snap *snapshot.Snapshot) Sample {
 	if m := snap.MemStats; m != nil {
 		smp.HasMemStats = true
 		smp.HeapAlloc, smp.HeapInuse, smp.NumGC = m.HeapAlloc, m.HeapInuse, m.NumGC
+		smp.HeapObjects = m.HeapObjects
 		smp.GoInuse = m.HeapInuse + m.StackInuse
 		if m.Sys > m.HeapReleased {
 			smp.GoMemory = m.Sys - m.HeapReleased
@@ -217,10 +238,7 @@ func (s *Series) Add(snap *snapshot.Snapshot) Sample {
 		s.addGoroutines(snap.Goroutines, n)
 	}
 	for _, ss := range s.sites {
-		for len(ss.Bytes) < n {
-			ss.Bytes = append(ss.Bytes, 0)
-			ss.Objects = append(ss.Objects, 0)
-		}
+		ss.pad(n)
 	}
 	for _, g := range s.groups {
 		for len(g.Count) < n {
@@ -234,13 +252,17 @@ func (s *Series) Add(snap *snapshot.Snapshot) Sample {
 
 // addHeap adds the in-use values of p's samples, by site, as sample n.
 func (s *Series) addHeap(p *profile.Profile, n int) (int64, bool) {
-	bytesIdx, objIdx := -1, -1
+	bytesIdx, objIdx, abIdx, aoIdx := -1, -1, -1, -1
 	for i, st := range p.SampleType {
 		switch st.Type {
 		case "inuse_space":
 			bytesIdx = i
 		case "inuse_objects":
 			objIdx = i
+		case "alloc_space":
+			abIdx = i
+		case "alloc_objects":
+			aoIdx = i
 		}
 	}
 	if bytesIdx < 0 || objIdx < 0 {
@@ -255,8 +277,12 @@ func (s *Series) addHeap(p *profile.Profile, n int) (int64, bool) {
 			continue
 		}
 		b, o := smp.Value[bytesIdx], smp.Value[objIdx]
+		var ab, ao int64
+		if abIdx >= 0 && aoIdx >= 0 && len(smp.Value) > max(abIdx, aoIdx) {
+			ab, ao = smp.Value[abIdx], smp.Value[aoIdx]
+		}
 		total += b
-		if b == 0 && o == 0 {
+		if b == 0 && o == 0 && ab == 0 && ao == 0 {
 			continue
 		}
 		frames := goroutines.FramesOf(smp.Location)
@@ -269,12 +295,11 @@ func (s *Series) addHeap(p *profile.Profile, n int) (int64, bool) {
 			}
 			s.sites[site] = ss
 		}
-		for len(ss.Bytes) < n {
-			ss.Bytes = append(ss.Bytes, 0)
-			ss.Objects = append(ss.Objects, 0)
-		}
+		ss.pad(n)
 		ss.Bytes[n-1] += b
 		ss.Objects[n-1] += o
+		ss.AllocBytes[n-1] += ab
+		ss.AllocObjects[n-1] += ao
 	}
 	return total, true
 }
@@ -350,6 +375,22 @@ func (s *Series) groupKey(g snapshot.Goroutine) GroupKey {
 		k.Top = locOf(g.Frames[0])
 	}
 	return k
+}
+
+// InProgram reports whether l is in the program's own code: outside the Go
+// runtime and the standard library (as the target's GOROOT tells, when the
+// series knows it).
+func (s *Series) InProgram(l Loc) bool {
+	f := snapshot.Frame{Function: l.Function, File: l.File, Line: l.Line}
+	return l.Function != "" && !isRuntimeFrame(f) && !s.isStd(f)
+}
+
+// InRuntime reports whether l is the Go runtime's own code. A site is the
+// first frame outside the runtime, so a site in the runtime means that every
+// frame of its stacks was the runtime's: memory it allocated for its own
+// bookkeeping (goroutine descriptors for new goroutines, profiling buckets).
+func InRuntime(l Loc) bool {
+	return isRuntimeFrame(snapshot.Frame{Function: l.Function, File: l.File, Line: l.Line})
 }
 
 // isRuntime reports whether fn belongs to the Go runtime, whose frames are
@@ -451,6 +492,9 @@ func (s *Series) UnmarshalJSON(data []byte) error {
 		if len(ss.Bytes) != n || len(ss.Objects) != n {
 			return fmt.Errorf("site %s has %d values for %d samples", ss.Site.Function, len(ss.Bytes), n)
 		}
+		if len(ss.AllocBytes) != len(ss.AllocObjects) || (len(ss.AllocBytes) != 0 && len(ss.AllocBytes) != n) {
+			return fmt.Errorf("site %s has %d allocation values for %d samples", ss.Site.Function, len(ss.AllocBytes), n)
+		}
 		s.sites[ss.Site] = ss
 	}
 	for _, g := range j.Groups {
@@ -493,6 +537,10 @@ func (s *Series) Prefix(n int) *Series {
 		c := *ss
 		c.Bytes = append([]int64(nil), ss.Bytes[:n]...)
 		c.Objects = append([]int64(nil), ss.Objects[:n]...)
+		if len(ss.AllocBytes) >= n {
+			c.AllocBytes = append([]int64(nil), ss.AllocBytes[:n]...)
+			c.AllocObjects = append([]int64(nil), ss.AllocObjects[:n]...)
+		}
 		p.sites[k] = &c
 	}
 	for k, g := range s.groups {

@@ -48,6 +48,10 @@ func leaker(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(parentEnv) != "" {
+		beParent()
+		return
+	}
 	code := m.Run()
 	if leakerBin != "" {
 		os.RemoveAll(filepath.Dir(leakerBin))
@@ -162,6 +166,27 @@ func TestWatchNamesHeapLeak(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no heap verdict at main.go:%d; got:%s", line, describe(vs))
+	}
+	// The series keeps what each site allocated as well as what it holds:
+	// the leaking site holds all it allocated since it was first sampled.
+	for _, ss := range res.Series.Sites() {
+		if ss.Site.Function != "main.leakHeap" || ss.Site.Line != line {
+			continue
+		}
+		n := res.Series.Len()
+		if len(ss.AllocBytes) != n || len(ss.AllocObjects) != n {
+			t.Fatalf("site has %d/%d allocation values for %d samples", len(ss.AllocBytes), len(ss.AllocObjects), n)
+		}
+		if a, b := ss.AllocBytes[n-1], ss.Bytes[n-1]; b <= 0 || a < b {
+			t.Errorf("site allocated %d bytes and holds %d: want 0 < held ≤ allocated", a, b)
+		}
+		if !res.Series.InProgram(ss.Site) {
+			t.Errorf("the leaking site %+v is not in the program's own code", ss.Site)
+		}
+	}
+	if res.Series.InProgram(watch.Loc{Function: "runtime.mallocgc"}) ||
+		res.Series.InProgram(watch.Loc{Function: "bufio.NewWriterSize", File: "/usr/local/go/src/bufio/bufio.go", Line: 599}) {
+		t.Errorf("the runtime or the standard library counted as the program's own code")
 	}
 	checkSeriesDir(t, dir, res.Series)
 }

@@ -361,6 +361,7 @@ func render(runs []*run, markdown bool) string {
 		w = tw
 		fmt.Fprintln(w, "DEMO\tVARIANT\tRATE\tWATCHED\tVERDICT\tFIRST CORRECT\tFALSE VERDICTS\tOTHER VERDICTS ON THE LEAK")
 	}
+	var leaky, within, named, clean, falseLive, falseEnd int
 	for _, r := range runs {
 		variant := r.demo.kind
 		if r.fixed {
@@ -401,18 +402,29 @@ func render(runs []*run, markdown bool) string {
 			}
 		}
 		if r.demo.kind == "leaky" && !r.fixed {
+			leaky++
 			verdict = "MISSED"
 			if firstAt != -2 {
+				named++
 				verdict = "correct"
 				first = "at the end"
 				if firstAt >= 0 {
 					first = fmt.Sprintf("%.0f s", firstAt.Seconds())
+					if firstAt <= time.Minute {
+						within++
+					}
 				}
 			}
 		} else if len(falses) == 0 {
+			clean++
 			verdict = "none (right)"
 		} else {
 			verdict = "FALSE"
+			if len(finalFalse) > 0 {
+				falseEnd++
+			} else {
+				falseLive++
+			}
 		}
 		if r.err != nil {
 			verdict = "ERROR: " + r.err.Error()
@@ -443,7 +455,12 @@ func render(runs []*run, markdown bool) string {
 		}
 	}
 	tw.Flush()
-	return sb.String()
+	summary := fmt.Sprintf("leaky demos named correctly: %d of %d, %d of them within 60 s; fixed variants, controls and race: %d without any verdict, %d with a verdict printed live and cleared by the end, %d with a verdict at the end\n",
+		named, leaky, within, clean, falseLive, falseEnd)
+	if markdown {
+		summary = "\n" + summary
+	}
+	return sb.String() + summary
 }
 
 // related says whether a verdict on a leaky demo that is not the expected

@@ -1,0 +1,54 @@
+package heapgraph
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"sort"
+)
+
+// symbolGlobals lists the package variables from the executable's symbol
+// table: names and extents, without DWARF types. It is the fallback when
+// the DWARF typer is not available.
+func symbolGlobals(x *exe) []namedVar {
+	syms, err := x.file.Symbols()
+	if err != nil {
+		return nil
+	}
+	var out []namedVar
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || s.Size == 0 || s.Section >= elf.SHN_LORESERVE {
+			continue
+		}
+		if int(s.Section) >= len(x.file.Sections) {
+			continue
+		}
+		if sec := x.file.Sections[s.Section]; sec.Flags&elf.SHF_WRITE == 0 {
+			continue
+		}
+		out = append(out, namedVar{Name: s.Name, Addr: s.Value + x.bias, Size: s.Size})
+	}
+	return out
+}
+
+// namedVar is a package variable as dataRoots cuts data and bss: from the
+// typer's globals or, failing that, from the symbol table.
+type namedVar struct {
+	Name       string
+	Addr, Size uint64
+	Type       dwarf.Offset
+}
+
+// mergeVars adds to vars the symbols that overlap none of them: variables
+// the DWARF does not describe keep their names.
+func mergeVars(vars, syms []namedVar) []namedVar {
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Addr < vars[j].Addr })
+	out := vars
+	for _, s := range syms {
+		i := sort.Search(len(vars), func(i int) bool { return vars[i].Addr+vars[i].Size > s.Addr })
+		if i < len(vars) && vars[i].Addr < s.Addr+s.Size {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}

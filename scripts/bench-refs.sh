@@ -25,9 +25,8 @@
 #
 # Per tool and size: wall time (exec to exit), the measured stop, the
 # self-reported stop, the tool's CPU time (user + system) and peak RSS (GNU
-# time), and what it saw; then
-# the ratios leakhunt/goref and the issue's goals (stop <= goref/50,
-# wall <= goref/2).
+# time), and what it saw; then the medians, the ratios leakhunt/goref and
+# the issue's goals (stop <= goref/50, wall <= goref/2).
 #
 # goref is built outside the repository, into BENCH_OUT, from:
 #   GOREF=/path/to/grf        a grf binary to use as is, or
@@ -35,10 +34,11 @@
 #                             it, e.g. /work/.mirror/cloudwego+goref/repo) or
 #                             a checkout; default: that mirror path, or
 #                             else `git clone https://github.com/cloudwego/goref`
-#   GOREF_DELVE=VERSION       `go get github.com/go-delve/delve@VERSION` in the
-#                             clone before building (default: build with
-#                             goref's own go.mod; if that fails, retry with
-#                             v1.27.2, the delve in leakhunt's go.mod)
+#   GOREF_DELVE=VERSION       `go get github.com/go-delve/delve@VERSION` and
+#                             `go mod tidy` in the clone before building
+#                             (default: build with goref's own go.mod; if
+#                             that fails, retry with v1.27.2, the delve in
+#                             leakhunt's go.mod)
 # goref's module dependencies come from the Go module proxy. When goref
 # cannot be had, it is skipped with a message and leakhunt runs alone; when
 # `leakhunt objects` does not exist yet, goref runs alone.
@@ -50,8 +50,9 @@
 # time), git, a C compiler (cgo, for the thread meter), permission to ptrace
 # (root, or ptrace_scope 0), root or CAP_SYS_NICE for the meter's real-time
 # priority, and ~4 GB of free memory for the big size (1.2 GB patient, the
-# tool's copy and graph). With the defaults it takes 2 to 4 minutes, about
-# one of them goref on the big heap.
+# tool's copy and graph). With the defaults it takes 2 to 4 minutes on a
+# quiet machine, one of them goref on the big heap; several times that
+# under load.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -78,7 +79,7 @@ for s in $SIZES; do
 	case $s in
 	small | big) ;;
 	*)
-		echo "bench-refs.sh: unknown size $s in SIZES: use small, big or both" >&2
+		echo "bench-refs.sh: unknown size $s in SIZES: use small and/or big (SIZES='small big')" >&2
 		exit 2
 		;;
 	esac
@@ -140,7 +141,7 @@ build_goref() {
 	fi
 	commit=$(git -C "$dir" rev-parse --short=12 HEAD)
 	if [[ -n ${GOREF_DELVE:-} ]]; then
-		if ! (cd "$dir" && go get "github.com/go-delve/delve@$GOREF_DELVE") >>"$OUT/goref-build.log" 2>&1; then
+		if ! (cd "$dir" && go get "github.com/go-delve/delve@$GOREF_DELVE" && go mod tidy) >>"$OUT/goref-build.log" 2>&1; then
 			echo "go get github.com/go-delve/delve@$GOREF_DELVE in goref failed: $(tail -1 "$OUT/goref-build.log")"
 			return 1
 		fi
@@ -151,7 +152,7 @@ build_goref() {
 			return 1
 		fi
 		echo "== goref $commit does not build with its own delve; retrying with delve v1.27.2" >&2
-		if ! (cd "$dir" && go get github.com/go-delve/delve@v1.27.2 && go build -o "$OUT/grf" ./cmd/grf) >>"$OUT/goref-build.log" 2>&1; then
+		if ! (cd "$dir" && go get github.com/go-delve/delve@v1.27.2 && go mod tidy && go build -o "$OUT/grf" ./cmd/grf) >>"$OUT/goref-build.log" 2>&1; then
 			echo "goref $commit does not build, with its own delve or v1.27.2: $(tail -1 "$OUT/goref-build.log")"
 			return 1
 		fi

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/leakhunt/leakhunt/profiler/demo"
 	"github.com/leakhunt/leakhunt/profiler/hunt"
 	"github.com/leakhunt/leakhunt/profiler/procfs"
+	"github.com/leakhunt/leakhunt/profiler/refs"
 	"github.com/leakhunt/leakhunt/profiler/report"
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 	"github.com/leakhunt/leakhunt/profiler/source"
@@ -42,6 +46,8 @@ type HuntOptions struct {
 	Duration time.Duration
 	Timeout  time.Duration
 	NoReport bool
+	// NoObjects skips the walks of the live heap (leakhunt objects).
+	NoObjects bool
 }
 
 // NewCmdHunt builds `leakhunt hunt`.
@@ -99,6 +105,7 @@ Exit status: 0 no leak found, 3 a leak was found, 1 an error.`,
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 45*time.Second, "how long to watch")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for a network target's answer")
 	cmd.Flags().BoolVar(&opts.NoReport, "no-report", false, "do not write report.html at the end")
+	cmd.Flags().BoolVar(&opts.NoObjects, "no-objects", false, "do not walk the live heap to find what keeps the growth alive (the walk stops the process for the copy of its memory)")
 	return cmd
 }
 
@@ -126,6 +133,7 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 			return usageErrorf("a hunt watches a live program: give a URL or a PID, not a file (for files use top, diff or report)")
 		}
 	}
+	demoPID := 0
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%s exists: name a new directory with -o", dir)
@@ -143,6 +151,7 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 			return err
 		}
 		defer p.Stop()
+		demoPID = p.PID
 		for _, l := range p.Banner {
 			fmt.Fprintf(io.Out, "  %s\n", l)
 		}
@@ -162,6 +171,13 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 	}
 	if !opts.NoReport {
 		hopts.Report = writeHuntReport
+	}
+	if pid := huntPID(t, demoPID); pid > 0 && !opts.NoObjects {
+		arg := strconv.Itoa(pid)
+		hopts.ObjectsTarget = arg
+		hopts.Objects = func(ctx context.Context) (*refs.Analysis, error) {
+			return loadAnalysis(ctx, io, opts.Factory, source.Graph, arg)
+		}
 	}
 	res, err := hunt.Run(ctx, hopts)
 	if err != nil {
@@ -218,4 +234,31 @@ func huntChooseProcess(ctx context.Context, opts *HuntOptions, interactive bool)
 	}
 	opts.Target = answer
 	return huntRun(ctx, opts)
+}
+
+// huntPID is the process on this machine a hunt watches, for walks of its
+// heap: the demo, a PID target, or the process serving a loopback URL; 0
+// when there is none.
+func huntPID(t source.Target, demoPID int) int {
+	switch {
+	case demoPID > 0:
+		return demoPID
+	case t.Kind == snapshot.SourcePID:
+		return t.PID
+	case t.Kind == snapshot.SourceHTTP:
+		u, err := url.Parse(t.URL)
+		if err != nil {
+			return 0
+		}
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return 0
+		}
+		port, err := strconv.Atoi(u.Port())
+		if err != nil {
+			return 0
+		}
+		pid, _ := procfs.ListenerPID(port)
+		return pid
+	}
+	return 0
 }

@@ -169,7 +169,7 @@ func graphCoreInput(ctx context.Context, corePath, exePath string, opts Options)
 	}
 	in = &heapgraph.Input{
 		Mem: mem, Exe: exePath, Bias: l.bias, GoVersion: bi.GoVersion,
-		Stack: sr.vars, StackRanges: sr.ranges,
+		Stack: sr.vars, StackRanges: sr.ranges, Frames: sr.frames,
 	}
 	gcap.Duration = time.Since(began)
 	ok = true

@@ -623,7 +623,7 @@ func graphInput(ctx context.Context, pid int, opts Options) (*heapgraph.Input, *
 	gcap.Notes = append(gcap.Notes, sr.notes...)
 	in := &heapgraph.Input{
 		Mem: mem, Exe: exe, Bias: t.l.bias, GoVersion: t.build.GoVersion,
-		Stack: sr.vars, StackRanges: sr.ranges,
+		Stack: sr.vars, StackRanges: sr.ranges, Frames: sr.frames,
 	}
 	gcap.Duration = time.Since(began)
 	ok = true

@@ -25,6 +25,7 @@ const maxGraphFrames = 4096
 // stackResult is the goroutine stack roots of a target.
 type stackResult struct {
 	vars   []heapgraph.StackVar
+	frames []heapgraph.Frame
 	ranges []heapgraph.StackRange
 	notes  []string
 }
@@ -100,9 +101,12 @@ func outermost(vs []heapgraph.StackVar) []heapgraph.StackVar {
 	return out
 }
 
-// stackRoots lists every goroutine's frame variables (with their DWARF
-// types) as delve locates them in tgt, and the frames without variable
-// information as ranges. mem is the copy the variables live in.
+// stackRoots lists every goroutine's physical frames as delve unwinds them
+// in tgt (heapgraph scans them with the runtime's stack maps), with the
+// frame variables (and their DWARF types) that name what it finds there.
+// The stack of a goroutine delve cannot unwind, and what lies below the
+// last frame it reached, are ranges scanned conservatively. mem is the copy
+// the stacks live in.
 func stackRoots(ctx context.Context, tgt *proc.Target, exe string, l *layout, mem *heapgraph.Image, gl *graphLayout) (res *stackResult, err error) {
 	// Damaged memory (a truncated core) can trip the debugger: an error,
 	// not a crash.
@@ -142,7 +146,7 @@ func stackRoots(ctx context.Context, tgt *proc.Target, exe string, l *layout, me
 		return nil, fmt.Errorf("list goroutines: %w", err)
 	}
 	res = &stackResult{}
-	var unreadable, pieces, failed, shortUnwind int
+	var unreadable, failed, shortUnwind, noRegs int
 	for i, g := range gs {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -187,11 +191,20 @@ func stackRoots(ctx context.Context, tgt *proc.Target, exe string, l *layout, me
 			if fr.Current.Fn != nil {
 				name = fr.Current.Fn.Name
 			}
+			// A frame unwound from a thread's registers (the goroutine was
+			// running) is not at a safe point: heapgraph scans it
+			// conservatively.
+			hf := heapgraph.Frame{Goroutine: g.ID, Func: name, PC: fr.Current.PC, SP: lo, FP: hi, Top: isTop && g.Thread != nil}
+			if hf.Top {
+				hf.Regs = threadRegs(g.Thread)
+				if hf.Regs == nil {
+					noRegs++
+				}
+			}
+			res.frames = append(res.frames, hf)
 			var fv []heapgraph.StackVar
-			described := false // the frame's function has DWARF
 			if fn := fr.Current.Fn; fn != nil {
 				if off, ok := subs[fn.Entry]; ok {
-					described = true
 					tree := trees[off]
 					if tree == nil {
 						tree, err = godwarf.LoadTree(off, dw, img.StaticBase)
@@ -219,11 +232,6 @@ func stackRoots(ctx context.Context, tgt *proc.Target, exe string, l *layout, me
 										fv = append(fv, heapgraph.StackVar{Goroutine: g.ID, Func: name, Name: strings.TrimPrefix(vn, "&"), Addr: p.Val, Size: uint64(p.Size)})
 									}
 								}
-								// Below the top frame a value in a register
-								// did not survive the call: it is dead.
-								if isTop {
-									pieces++
-								}
 								continue
 							}
 							size, ok := typeSize(typ)
@@ -244,12 +252,6 @@ func stackRoots(ctx context.Context, tgt *proc.Target, exe string, l *layout, me
 				}
 			}
 			res.vars = append(res.vars, outermost(fv)...)
-			// A frame DWARF describes holds no pointers but its live
-			// variables (as the GC's stack maps say); one it does not
-			// (assembly, no debug information) is scanned whole.
-			if !described && hi > lo && inStack(lo, hi-lo) {
-				res.ranges = append(res.ranges, heapgraph.StackRange{Goroutine: g.ID, Func: name, Lo: lo, Hi: hi})
-			}
 		}
 		// Frames the unwinder did not reach (too deep, or it stopped short):
 		// the rest of the stack, conservatively.
@@ -267,8 +269,28 @@ func stackRoots(ctx context.Context, tgt *proc.Target, exe string, l *layout, me
 	if shortUnwind > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("%d goroutine stacks could not be unwound to the bottom: the rest of each was scanned conservatively", shortUnwind))
 	}
-	if pieces > 0 {
-		res.notes = append(res.notes, fmt.Sprintf("%d variables of running goroutines' top frames live partly in registers, which a copy of memory does not hold: only their words on the stack are roots", pieces))
+	if noRegs > 0 {
+		res.notes = append(res.notes, fmt.Sprintf("the registers of %d running goroutines could not be read: what only they held is not a root", noRegs))
 	}
 	return res, nil
+}
+
+// threadRegs returns the general-purpose registers of a thread, nil if
+// they cannot be read.
+func threadRegs(th proc.Thread) []uint64 {
+	regs, err := th.Registers()
+	if err != nil || regs == nil {
+		return nil
+	}
+	rs, err := regs.Slice(false)
+	if err != nil {
+		return nil
+	}
+	out := make([]uint64, 0, len(rs))
+	for _, r := range rs {
+		if r.Reg != nil && len(r.Reg.Bytes) <= 8 {
+			out = append(out, r.Reg.Uint64Val)
+		}
+	}
+	return out
 }

@@ -20,6 +20,7 @@ type builder struct {
 	spans *spans
 	types *rtypes
 	sc    *scanner // the single-threaded scanner, decoding types
+	ty    *typer   // the DWARF typer; nil without DWARF types
 
 	marked    []uint64 // reachable bit per slot
 	spanEdges []int64  // pointers found in each span's reachable objects
@@ -123,6 +124,9 @@ func (b *builder) build(ctx context.Context) (*Graph, error) {
 	b.notes = append(b.notes, gcState(&m, x)...)
 	inProgress, _ := x.sym("runtime.inProgress")
 	b.types = newRTypes(l, mods, inProgress)
+	for _, np := range s.npages {
+		b.types.maxSize = max(b.types.maxSize, uint64(np)*pageSize)
+	}
 	b.sc = &scanner{s: s, t: b.types, m: m, inline: uint64(l.inlineMarkBits), decode: true}
 	b.marked = make([]uint64, len(s.alloc))
 	b.spanEdges = make([]int64, len(s.base))
@@ -130,6 +134,7 @@ func (b *builder) build(ctx context.Context) (*Graph, error) {
 	// The DWARF typer names package variables; without it, the symbol
 	// table does (names without types).
 	ty, err := newTyper(b.in)
+	b.ty = ty
 	var vars []namedVar
 	if err != nil {
 		b.notes = append(b.notes, fmt.Sprintf("objects typed by their runtime type only: %v", err))
@@ -139,6 +144,15 @@ func (b *builder) build(ctx context.Context) (*Graph, error) {
 			vars = append(vars, namedVar{Name: v.Name, Addr: v.Addr, Size: v.Size, Type: v.Type})
 		}
 		vars = mergeVars(vars, symbolGlobals(x))
+		inData := func(a uint64) bool {
+			for _, s := range secs {
+				if a >= s.lo && a < s.hi {
+					return true
+				}
+			}
+			return false
+		}
+		vars = withStatics(vars, ty.statics(m.bytes, inData, vars))
 	}
 
 	// Roots, marking what they point to.
@@ -378,6 +392,12 @@ func (b *builder) graph(ctx context.Context) (*Graph, error) {
 		g.RootTo[i] = index(id)
 	}
 	g.RootOff = b.roots.off
+	if len(b.roots.prefix) > 0 {
+		g.rootPrefix = make([]string, len(g.Roots))
+		for i, p := range b.roots.prefix {
+			g.rootPrefix[i] = p
+		}
+	}
 	g.Types = b.types.types
 
 	g.Stats.Spans = len(s.base)

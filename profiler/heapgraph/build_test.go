@@ -168,7 +168,7 @@ func checkCounts(t *testing.T, g *Graph) {
 	}
 	for _, r := range fin {
 		for e := g.RootOut[r]; e < g.RootOut[r+1]; e++ {
-			if n := g.Types[g.Type[g.RootTo[e]]].Name; n != "main.keptByFinalizer" || g.RootOff[e] != 8+560 {
+			if n := g.Types[g.Type[g.RootTo[e]]].Name; n != "main.keptByFinalizer" || g.RootOff[e] != 560 {
 				t.Errorf("finalizer root points to a %s at offset %d", n, g.RootOff[e])
 			}
 		}

@@ -102,20 +102,30 @@ func TestDamagedImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for _, every := range []int{4099, 61} {
+	// Damage everywhere, and only outside the executable's own data (the
+	// heap and the runtime's span structures: the module data stays
+	// readable, so the walk goes on over damaged spans).
+	for _, every := range []int{4099, 61, -127, -509} {
 		var rs []Region
 		for _, r := range c.Mem.Regions() {
 			d := append([]byte(nil), r.Data...)
-			for i := every / 2; i < len(d); i += every {
+			step := every
+			if every < 0 {
+				step = -every
+				if r.Addr < 1<<32 {
+					step = len(d) + 1
+				}
+			}
+			for i := step / 2; i < len(d); i += step {
 				d[i] ^= 0x5a
 			}
 			rs = append(rs, Region{Addr: r.Addr, Data: d})
 		}
 		g, err := Build(context.Background(), &Input{Mem: NewImage(rs), Exe: bin})
 		if err != nil {
-			t.Logf("every %d bytes damaged: %v", every, err)
+			t.Logf("every %d bytes damaged (negative: outside the executable's data): %v", every, err)
 			continue
 		}
-		t.Logf("every %d bytes damaged: %d objects, notes %q", every, len(g.Addr), g.Stats.Notes)
+		t.Logf("every %d bytes damaged (negative: outside the executable's data): %d objects, notes %q", every, len(g.Addr), g.Stats.Notes)
 	}
 }

@@ -12,7 +12,10 @@
 // sizes, paths) live in profiler/refs.
 package heapgraph
 
-import "debug/dwarf"
+import (
+	"debug/dwarf"
+	"strings"
+)
 
 // Input is everything Build needs: a memory image of the target, its
 // executable and the goroutine stack roots found by a debugger.
@@ -32,6 +35,13 @@ type Input struct {
 	// StackRanges are stack areas of frames without variable information
 	// (runtime and assembly frames), scanned conservatively.
 	StackRanges []StackRange
+	// Frames are the physical frames of every goroutine's stack, as the
+	// debugger unwound them, innermost first. With Frames, Build scans
+	// each frame as the garbage collector does, by the stack maps in the
+	// executable's pclntab (live pointer slots, and the stack objects
+	// pointers reach), and Stack only names and types the roots it finds;
+	// without, Stack's variables are scanned whole.
+	Frames []Frame
 }
 
 // StackVar is one variable of one goroutine's frame: a root.
@@ -84,12 +94,39 @@ const (
 type Root struct {
 	Kind RootKind
 	// Name says which root in the user's words: "main.sessions",
-	// "goroutine 7 main.worker: buf", "finalizer of *os.File".
+	// "goroutine 7 main.worker: buf", "finalizer of *os.File". A static
+	// object a package variable points to (a composite literal the
+	// linker laid out in data or bss: var sessions = &registry{...}) is a
+	// root of its own named after the variable, typed as the object, its
+	// labels starting with the path from the variable (".next", "[1]");
+	// a pointer word of data or bss in no known variable is named after
+	// the nearest variable before it: "data word after main.handlers".
 	Name      string
 	Goroutine int64 // for RootStack
 	Type      dwarf.Offset
 	Addr      uint64
 	Size      uint64
+}
+
+// Runtime reports whether the root belongs to the Go runtime rather than
+// to the program: a variable of package runtime or internal/runtime/...
+// (runtime.allp, runtime.allm, runtime.m0, runtime.allgs), or a frame of
+// a runtime function. What only such roots reach (Ps, Ms, goroutine
+// descriptors, their profiling buffers) is real heap, counted in the
+// totals, but the runtime's own, not the program's.
+func (r Root) Runtime() bool {
+	name := r.Name
+	if r.Kind == RootStack {
+		// "goroutine 7 runtime.gopark: gp": the frame's function.
+		if rest, ok := strings.CutPrefix(name, "goroutine "); ok {
+			if _, fn, ok := strings.Cut(rest, " "); ok {
+				name = fn
+			}
+		}
+	} else if r.Kind != RootGlobal {
+		return false
+	}
+	return strings.HasPrefix(name, "runtime.") || strings.HasPrefix(name, "internal/runtime/")
 }
 
 // Graph is the heap's object graph. Objects are numbered 0..N-1 in address
@@ -120,6 +157,9 @@ type Graph struct {
 	Stats Stats
 
 	labeler func(from int, root bool, off uint32) string
+	// rootPrefix is, for roots that are static objects a package
+	// variable points to, the path from the variable (nil if none are).
+	rootPrefix []string
 }
 
 // Stats describes a walk.

@@ -1,9 +1,11 @@
 package heapgraph
 
 import (
+	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // rootSet collects roots and their pointers (to slot ids, converted to
@@ -15,6 +17,20 @@ type rootSet struct {
 	to    []uint32
 	off   []uint32
 	open  bool
+	// prefix holds the label prefix of roots that have one, by index.
+	prefix map[int]string
+}
+
+// setPrefix gives the open root a prefix for its labels: the path from
+// the variable it is named after to the static object it is.
+func (rs *rootSet) setPrefix(p string) {
+	if !rs.open || p == "" {
+		return
+	}
+	if rs.prefix == nil {
+		rs.prefix = map[int]string{}
+	}
+	rs.prefix[len(rs.roots)-1] = p
 }
 
 func (rs *rootSet) begin(r Root) {
@@ -40,6 +56,7 @@ func (rs *rootSet) end() {
 	rs.open = false
 	start := rs.out[len(rs.out)-1]
 	if int64(len(rs.to)) == start {
+		delete(rs.prefix, len(rs.roots)-1)
 		rs.roots = rs.roots[:len(rs.roots)-1]
 		return
 	}
@@ -118,6 +135,7 @@ func (b *builder) dataRoots(secs []section, globals []namedVar) {
 				if cur != g {
 					gv := globals[g]
 					b.roots.begin(Root{Kind: RootGlobal, Name: gv.Name, Type: gv.Type, Addr: gv.Addr, Size: gv.Size})
+					b.roots.setPrefix(gv.Prefix)
 					cur = g
 				}
 				b.roots.edge(uint32(addr-globals[g].Addr), id)
@@ -128,8 +146,10 @@ func (b *builder) dataRoots(secs []section, globals []namedVar) {
 				cur = -1
 				unnamed++
 				name := fmt.Sprintf("%s section word at %#x", sec.name, addr)
-				if g > 0 && globals[g-1].Addr <= addr && addr-globals[g-1].Addr < 4096 {
-					name = fmt.Sprintf("%s+%#x", globals[g-1].Name, addr-globals[g-1].Addr)
+				if g > 0 && globals[g-1].Addr <= addr {
+					// Named after the nearest variable before it, which
+					// does not hold it: no offset into it.
+					name = fmt.Sprintf("%s word after %s", sec.name, globals[g-1].Name)
 				}
 				b.roots.begin(Root{Kind: RootGlobal, Name: name, Addr: addr, Size: 8})
 				b.roots.edge(0, id)
@@ -144,49 +164,39 @@ func (b *builder) dataRoots(secs []section, globals []namedVar) {
 	}
 }
 
-// conservative scans [addr, addr+size) word by word as one root.
+// conservative scans the whole aligned words of [r.Addr, r.Addr+r.Size)
+// as one root. Any address and size is safe: a variable smaller than a
+// word, unaligned, or running off the end of the address space has no
+// words, or fewer.
 func (b *builder) conservative(r Root) {
 	m := &b.sc.m
-	lo := (r.Addr + 7) &^ 7
-	if r.Size < 8 || lo+8 > r.Addr+r.Size {
+	end := r.Addr + r.Size
+	if r.Size < 8 || end < r.Addr {
+		return
+	}
+	lo := r.Addr + (-r.Addr)&7 // r.Addr rounded up to a word
+	if lo < r.Addr || lo > end-8 {
 		return // no whole word
 	}
+	n := (end - lo) &^ 7
 	b.roots.begin(r)
-	data := m.bytes(lo, r.Addr+r.Size-lo)
-	for a := lo; a+8 <= r.Addr+r.Size; a += 8 {
+	data := m.bytes(lo, n)
+	for k := uint64(0); k < n; k += 8 {
 		var v uint64
-		if data != nil {
-			v = binary.LittleEndian.Uint64(data[a-lo:])
+		if k+8 <= uint64(len(data)) {
+			v = binary.LittleEndian.Uint64(data[k:])
 		} else {
 			var ok bool
-			if v, ok = m.u64(a); !ok {
+			if v, ok = m.u64(lo + k); !ok {
 				continue
 			}
 		}
 		if id, si, ok := b.target(v); ok {
-			b.roots.edge(uint32(a-r.Addr), id)
+			b.roots.edge(uint32(lo+k-r.Addr), id)
 			b.mark(id, si)
 		}
 	}
 	b.roots.end()
-}
-
-// stackRoots adds the goroutines' frame variables and frame areas.
-func (b *builder) stackRoots(in *Input) {
-	for _, v := range in.Stack {
-		if v.Size == 0 || v.Size > 1<<30 {
-			continue
-		}
-		b.conservative(Root{Kind: RootStack, Name: fmt.Sprintf("goroutine %d %s: %s", v.Goroutine, v.Func, v.Name),
-			Goroutine: v.Goroutine, Type: v.Type, Addr: v.Addr, Size: v.Size})
-	}
-	for _, r := range in.StackRanges {
-		if r.Hi <= r.Lo || r.Hi-r.Lo > 1<<30 {
-			continue
-		}
-		b.conservative(Root{Kind: RootStack, Name: fmt.Sprintf("goroutine %d %s", r.Goroutine, r.Func),
-			Goroutine: r.Goroutine, Addr: r.Lo, Size: r.Hi - r.Lo})
-	}
 }
 
 // The special kinds that hold heap pointers (runtime/mheap.go).
@@ -218,18 +228,45 @@ func (b *builder) specialRoots() {
 				break
 			}
 			es := s.elemsize[si]
+			if offset/es >= uint64(s.nelems[si]) {
+				badSpecials++ // an object past the span's end: damaged
+				continue
+			}
 			j := uint32(offset / es)
 			obj := s.base[si] + uint64(j)*es
 			switch kind {
 			case kindSpecialFinalizer:
 				what := b.objectName(int32(si), j)
-				b.roots.begin(Root{Kind: RootFinalizer, Name: "finalizer of " + what, Addr: obj, Size: es})
+				var ot uint64
+				if l.finOt >= 0 {
+					ot = m.word(sp + uint64(l.finOt))
+				}
+				if b.ty != nil && strings.HasPrefix(what, "a ") {
+					// Named from ot when its slot does not say.
+					if n := b.ty.rtName(ot); n != "" {
+						what = n
+					}
+				}
+				// The root is the object's data (after its malloc
+				// header), typed from the finalizer's ot, a *T.
+				hdr := uint64(0)
+				if s.kind[si] == spanHeader {
+					hdr = 8
+				}
+				r := Root{Kind: RootFinalizer, Name: "finalizer of " + what, Addr: obj + hdr, Size: es - hdr}
+				if b.ty != nil {
+					r.Type = b.ty.elemOfPtrType(ot)
+				}
+				b.roots.begin(r)
 				if j < s.nelems[si] {
 					for from := uint64(0); ; {
 						data, offs, _, resume := b.sc.pointers(int32(si), j, from)
 						for _, o := range offs {
+							if o < uint32(hdr) {
+								continue
+							}
 							if id, tsi, ok := b.target(binary.LittleEndian.Uint64(data[o:])); ok {
-								b.roots.edge(o, id)
+								b.roots.edge(o-uint32(hdr), id)
 								b.mark(id, tsi)
 							}
 						}
@@ -239,11 +276,14 @@ func (b *builder) specialRoots() {
 					}
 				}
 				b.roots.end()
-				b.conservative(Root{Kind: RootFinalizer, Name: "finalizer function of " + what, Addr: sp + uint64(l.finFn), Size: 8})
+				b.conservative(Root{Kind: RootFinalizer, Name: "finalizer function of " + what, Addr: sp + uint64(l.finFn), Size: 8,
+					Type: b.tyType(func(t *typer) dwarf.Offset { return t.funcValueType() })})
 			case kindSpecialCleanup:
-				b.conservative(Root{Kind: RootFinalizer, Name: "cleanup of " + b.objectName(int32(si), j), Addr: sp + uint64(l.cleanupFn), Size: uint64(l.cleanupFnSize)})
+				b.conservative(Root{Kind: RootFinalizer, Name: "cleanup of " + b.objectName(int32(si), j), Addr: sp + uint64(l.cleanupFn), Size: uint64(l.cleanupFnSize),
+					Type: b.tyType(func(t *typer) dwarf.Offset { return t.runtimeType("runtime.cleanupFn") })})
 			case kindSpecialWeakHandle:
-				b.conservative(Root{Kind: RootOther, Name: "weak pointer handle of " + b.objectName(int32(si), j), Addr: sp + uint64(l.weakHandle), Size: 8})
+				b.conservative(Root{Kind: RootOther, Name: "weak pointer handle of " + b.objectName(int32(si), j), Addr: sp + uint64(l.weakHandle), Size: 8,
+					Type: b.tyType(func(t *typer) dwarf.Offset { return t.fieldType("runtime.specialWeakHandle", "handle") })})
 			}
 		}
 	}
@@ -261,7 +301,8 @@ func (b *builder) queueRoots() {
 			if !ok || cnt == 0 || cnt > 1<<16 {
 				continue
 			}
-			b.conservative(Root{Kind: RootFinalizer, Name: "queued finalizers", Addr: fb + uint64(l.finBlockFin), Size: cnt * uint64(l.finalizerSize)})
+			b.conservative(Root{Kind: RootFinalizer, Name: "queued finalizers", Addr: fb + uint64(l.finBlockFin), Size: cnt * uint64(l.finalizerSize),
+				Type: b.tyType(func(t *typer) dwarf.Offset { return t.runtimeType("runtime.finalizer") })})
 		}
 	}
 	if q, ok := x.sym("runtime.gcCleanups"); ok && l.cleanupAll >= 0 && l.cbAlllink >= 0 && l.cbN >= 0 && l.cbCleanups >= 0 {
@@ -272,9 +313,18 @@ func (b *builder) queueRoots() {
 			if !ok || cnt == 0 || cnt > 1<<16 {
 				continue
 			}
-			b.conservative(Root{Kind: RootFinalizer, Name: "queued cleanups", Addr: cb + uint64(l.cbCleanups), Size: cnt * uint64(l.cleanupFnSize)})
+			b.conservative(Root{Kind: RootFinalizer, Name: "queued cleanups", Addr: cb + uint64(l.cbCleanups), Size: cnt * uint64(l.cleanupFnSize),
+				Type: b.tyType(func(t *typer) dwarf.Offset { return t.runtimeType("runtime.cleanupFn") })})
 		}
 	}
+}
+
+// tyType returns a DWARF type from the typer, 0 without one.
+func (b *builder) tyType(f func(*typer) dwarf.Offset) dwarf.Offset {
+	if b.ty == nil {
+		return 0
+	}
+	return f(b.ty)
 }
 
 // objectName names an object by its runtime type, for root names.

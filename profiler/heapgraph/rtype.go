@@ -41,11 +41,14 @@ type rtypes struct {
 	l          *layout
 	mods       []module
 	inProgress uint64 // runtime.inProgress: a mask being built
-	cache      map[uint64]*rtype
-	byName     map[string]TypeID
-	types      []Type
-	lastAddr   uint64
-	last       *rtype
+	// maxSize bounds the size of a type found in the heap: no object is
+	// larger than the largest span (0: no bound but maxPtrBytes).
+	maxSize  uint64
+	cache    map[uint64]*rtype
+	byName   map[string]TypeID
+	types    []Type
+	lastAddr uint64
+	last     *rtype
 }
 
 func newRTypes(l *layout, mods []module, inProgress uint64) *rtypes {
@@ -93,7 +96,8 @@ func (t *rtypes) decode(m *mem, addr uint64) *rtype {
 	}
 	rt.size = le64(hdr, l.typSize)
 	rt.ptrBytes = le64(hdr, l.typPtrBytes)
-	if rt.ptrBytes > rt.size || rt.size == 0 || rt.ptrBytes%8 != 0 || rt.ptrBytes > maxPtrBytes {
+	if rt.ptrBytes > rt.size || rt.size == 0 || rt.ptrBytes%8 != 0 || rt.ptrBytes > maxPtrBytes ||
+		(t.maxSize > 0 && rt.size > t.maxSize) {
 		return rt
 	}
 	rt.name = t.name(m, addr, int32(binary.LittleEndian.Uint32(hdr[l.typStr:])), hdr[l.typTFlag])

@@ -82,6 +82,12 @@ func readSpans(m *mem, l *layout, mheap uint64) (*spans, error) {
 	need := uint64(maxInt64(l.spanStart, l.spanNpages, l.spanFreeindex, l.spanNelems, l.spanAllocBits,
 		l.spanClass, l.spanState, l.spanElemsize, l.spanSpecials, l.spanLargeType, l.spanUserArena, l.spanSweepgen) + 8)
 	unreadable, unswept, arenaChunks := 0, 0, 0
+	// imgBytes bounds a span: a real one lies in the image (a copy holds
+	// every in-use span, a core the whole heap).
+	var imgBytes uint64
+	for _, r := range m.img.Regions() {
+		imgBytes += uint64(len(r.Data))
+	}
 	var sweepgen uint64
 	if l.mheapSweepgen >= 0 {
 		sweepgen, _ = m.uint(mheap+uint64(l.mheapSweepgen), 4)
@@ -120,14 +126,34 @@ func readSpans(m *mem, l *layout, mheap uint64) (*spans, error) {
 			freeindex: uint32(leN(b, l.spanFreeindex, l.spanFreeindexSize)),
 			class:     b[l.spanClass],
 		}
-		if r.npages == 0 || r.elemsize == 0 || r.nelems == 0 || r.npages > 1<<30 ||
-			uint64(r.nelems)*r.elemsize > r.npages*pageSize {
+		// Every size is bounded before it is used: a damaged span must
+		// not make Build allocate or index more than the image holds.
+		if r.npages == 0 || r.elemsize == 0 || r.nelems == 0 || r.npages > imgBytes/pageSize+1 ||
+			r.base+r.npages*pageSize < r.base || uint64(r.nelems)*r.elemsize > r.npages*pageSize {
 			unreadable++
 			continue
 		}
 		raw = append(raw, r)
 	}
 	sort.Slice(raw, func(i, j int) bool { return raw[i].base < raw[j].base })
+	// In-use spans do not overlap: one that overlaps the span before it
+	// is damaged. Together they fit in the image: past that, what the
+	// spans claim is damage, which must not make the slot tables and the
+	// page index grow.
+	kept := raw[:0]
+	var spanBytes uint64
+	for _, r := range raw {
+		if n := len(kept); n > 0 && r.base < kept[n-1].base+kept[n-1].npages*pageSize {
+			unreadable++
+			continue
+		}
+		if spanBytes += r.npages * pageSize; spanBytes > imgBytes {
+			unreadable++
+			continue
+		}
+		kept = append(kept, r)
+	}
+	raw = kept
 
 	s := &spans{heapBitsOff: 0}
 	ns := len(raw)
@@ -165,9 +191,10 @@ func readSpans(m *mem, l *layout, mheap uint64) (*spans, error) {
 	s.slots = uint32(total)
 	s.alloc = make([]uint64, (total+63)/64)
 	missing := 0
+	budget := imgBytes // bytes spanData may copy, in all
 	for i, r := range raw {
 		size := r.npages * pageSize
-		s.data[i] = spanData(m.img, r.base, size)
+		s.data[i] = spanData(m.img, r.base, size, &budget)
 		if s.data[i] == nil {
 			missing++
 		}
@@ -202,25 +229,35 @@ func readSpans(m *mem, l *layout, mheap uint64) (*spans, error) {
 }
 
 // spanData returns a span's memory from the image, joining regions when a
-// span crosses them; nil if any of it is missing.
-func spanData(img *Image, base, size uint64) []byte {
+// span crosses them; nil if any of it is missing. A joined copy is taken
+// from *budget, and only once the whole span is known to be there: sizes
+// read from a damaged image never allocate more than the image holds.
+func spanData(img *Image, base, size uint64, budget *uint64) []byte {
 	if b := img.Bytes(base, size); b != nil {
 		return b
 	}
-	out := make([]byte, 0, size)
-	for addr := base; addr < base+size; {
-		// Find the region holding addr and take as much as it has.
-		rs := img.regions
-		i := sort.Search(len(rs), func(i int) bool { return rs[i].Addr+uint64(len(rs[i].Data)) > addr })
+	if base+size < base || size > *budget {
+		return nil
+	}
+	rs := img.regions
+	first := sort.Search(len(rs), func(i int) bool { return rs[i].Addr+uint64(len(rs[i].Data)) > base })
+	// Check the regions from first cover the span without a gap.
+	addr := base
+	for i := first; addr < base+size; i++ {
 		if i == len(rs) || rs[i].Addr > addr {
 			return nil
 		}
-		chunk := rs[i].Data[addr-rs[i].Addr:]
-		if uint64(len(chunk)) > base+size-addr {
-			chunk = chunk[:base+size-addr]
+		addr = rs[i].Addr + uint64(len(rs[i].Data))
+	}
+	*budget -= size
+	out := make([]byte, 0, size)
+	for i := first; uint64(len(out)) < size; i++ {
+		at := base + uint64(len(out))
+		chunk := rs[i].Data[at-rs[i].Addr:]
+		if rest := size - uint64(len(out)); uint64(len(chunk)) > rest {
+			chunk = chunk[:rest]
 		}
 		out = append(out, chunk...)
-		addr += uint64(len(chunk))
 	}
 	return out
 }

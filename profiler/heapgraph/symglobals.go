@@ -36,6 +36,36 @@ type namedVar struct {
 	Name       string
 	Addr, Size uint64
 	Type       dwarf.Offset
+	// Prefix, for a static object a variable points to (a composite
+	// literal the linker laid out in data or bss), is the path from the
+	// variable Name to it: "", ".next", "[1]"; Static marks one.
+	Prefix string
+	Static bool
+}
+
+// withStatics adds the static objects to vars, dropping the variables
+// they overlap (symbols of the linker's own for them, "..stmp_N").
+func withStatics(vars, statics []namedVar) []namedVar {
+	if len(statics) == 0 {
+		return vars
+	}
+	sort.Slice(statics, func(i, j int) bool { return statics[i].Addr < statics[j].Addr })
+	out := make([]namedVar, 0, len(vars)+len(statics))
+	for _, v := range vars {
+		i := sort.Search(len(statics), func(i int) bool { return statics[i].Addr+statics[i].Size > v.Addr })
+		if i < len(statics) && statics[i].Addr < v.Addr+v.Size {
+			continue
+		}
+		out = append(out, v)
+	}
+	// Statics that overlap one another: the first (lowest) keeps its words.
+	for i, s := range statics {
+		if i > 0 && s.Addr < statics[i-1].Addr+statics[i-1].Size {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // mergeVars adds to vars the symbols that overlap none of them: variables

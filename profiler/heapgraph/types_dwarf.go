@@ -29,13 +29,15 @@ const (
 type drole uint8
 
 const (
-	roleNone     drole = iota
-	roleMap            // the map header (internal/runtime/maps.Map)
-	roleMapDir         // an element of a map's directory (*table)
-	roleMapTable       // a map table
-	roleMapGroup       // a map group: ctrl word, slots of key and elem
-	roleChan           // runtime.hchan
-	roleClosure        // a closure object: F, then captured variables
+	roleNone      drole = iota
+	roleMap             // the map header (internal/runtime/maps.Map)
+	roleMapDir          // an element of a map's directory (*table)
+	roleMapTable        // a map table
+	roleMapGroup        // a map group: ctrl word, slots of key and elem
+	roleChan            // runtime.hchan
+	roleClosure         // a closure object: F, then captured variables
+	roleCleanup         // runtime.cleanupFn: a cleanup's function and argument
+	roleFinalizer       // runtime.finalizer: a queued finalizer's function and object
 )
 
 // dtype is a DWARF type, decoded into what typing needs.
@@ -267,6 +269,7 @@ func (t *typer) underName(off dwarf.Offset) string {
 // tables) whose pointers the typer follows with more than their DWARF
 // type says.
 func (t *typer) specialStruct(d *dtype) {
+	t.specialRecord(d)
 	switch {
 	case strings.HasPrefix(d.name, "groupReference<"):
 		// data points at an array of groups, not one.

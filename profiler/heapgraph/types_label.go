@@ -16,11 +16,22 @@ type tyLabeler struct {
 	odt    []int32
 	rootD  []int32 // each root's dtype
 	ifaces []tyIface
+	// rootPrefix starts the labels of roots that are static objects: the
+	// path from their variable to them (nil, or one per root).
+	rootPrefix []string
 }
 
 // label names the pointer at off in object (or root) from by its field
 // path in from's DWARF type.
 func (l *tyLabeler) label(from int, root bool, off uint32) string {
+	if root && from >= 0 && from < len(l.rootPrefix) && l.rootPrefix[from] != "" {
+		return l.rootPrefix[from] + l.label1(from, root, off)
+	}
+	return l.label1(from, root, off)
+}
+
+// label1 is label without a root's prefix.
+func (l *tyLabeler) label1(from int, root bool, off uint32) string {
 	t := l.t
 	var d int32
 	base := uint64(0)
@@ -49,6 +60,9 @@ func (l *tyLabeler) label(from int, root bool, off uint32) string {
 	dt := &t.dts[d]
 	if dt.size == 0 {
 		return ""
+	}
+	if root && l.g != nil && from < len(l.g.Roots) && l.g.Roots[from].Kind != RootStack && l.g.Roots[from].Size >= 2*dt.size {
+		arr = true // a root that is an array of its type
 	}
 	var b strings.Builder
 	k := o / dt.size

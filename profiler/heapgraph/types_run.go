@@ -1,6 +1,7 @@
 package heapgraph
 
 import (
+	"os"
 	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
@@ -60,6 +61,9 @@ type tyRun struct {
 	ifaces []tyIface
 
 	refused int
+	// paramCache is the type of the first parameter of the cleanup
+	// functions seen, by entry PC.
+	paramCache map[uint64]int32
 }
 
 // tyIface is the dynamic type of the interface whose data word is at off
@@ -142,7 +146,7 @@ func (t *typer) run(g *Graph, mem *Image) {
 		g.Stats.Notes = append(g.Stats.Notes, fmt.Sprintf(
 			"%d DWARF typings did not fit the object's pointer layout (unsafe casts, interior pointers) and were dropped", r.refused))
 	}
-	lb := &tyLabeler{t: &typer{dts: t.dts}, g: g, odt: r.odt, rootD: r.rootD, ifaces: r.ifaces}
+	lb := &tyLabeler{t: &typer{dts: t.dts}, g: g, odt: r.odt, rootD: r.rootD, ifaces: r.ifaces, rootPrefix: g.rootPrefix}
 	g.labeler = lb.label
 }
 
@@ -244,13 +248,24 @@ func (r *tyRun) root(ri int) {
 		return
 	}
 	src := r.span(rt.Addr, rt.Size)
+	// A root larger than its type is an array of it (a static backing
+	// array a package variable points to, queued finalizers and cleanups);
+	// not a stack variable, whose pieces may lie apart.
+	es := r.t.dts[d].size
 	for e := g.RootOut[ri]; e < g.RootOut[ri+1]; e++ {
 		off := uint64(g.RootOff[e])
-		leaf, lb, ok := r.t.leafAt(d, off)
+		k := uint64(0)
+		if es > 0 && rt.Size >= 2*es && off < rt.Size && rt.Kind != RootStack {
+			k = off / es
+		}
+		leaf, lb, ok := r.t.leafAt(d, off-k*es)
 		if !ok {
 			continue
 		}
-		r.follow(leaf, lb, off, src, g.RootTo[e], int32(ri), true)
+		r.follow(leaf, k*es+lb, off, src, g.RootTo[e], int32(ri), true)
+	}
+	if role := r.t.dts[d].role; role == roleCleanup || role == roleFinalizer {
+		r.specialRoot(ri, d, src)
 	}
 }
 
@@ -306,7 +321,11 @@ func (r *tyRun) follow(leaf int32, leafOff, off uint64, src []byte, tgt int32, f
 	switch ld.kind {
 	case dPtr:
 		if ld.elem != 0 && toff == 0 {
-			r.offer(tgt, ld.elem, false, ld.elem)
+			e := ld.elem
+			if tt := t.timerType(e); tt != 0 && r.odt[tgt] == 0 && r.fits(tgt, tt, false, r.hasHeader(tgt)) {
+				e = tt
+			}
+			r.offer(tgt, e, false, e)
 		}
 	case dString:
 		if toff == 0 {
@@ -528,6 +547,13 @@ func (r *tyRun) offer(tgt, d int32, arr bool, name int32) {
 	}
 	hdr := r.hasHeader(tgt)
 	if !r.fits(tgt, d, arr, hdr) {
+		if os.Getenv("H8DBG") != "" {
+			var offs []uint32
+			for e := r.g.Out[tgt]; e < r.g.Out[tgt+1]; e++ {
+				offs = append(offs, r.g.Off[e])
+			}
+			fmt.Fprintf(os.Stderr, "REFUSE %s arr=%v hdr=%v size %d into obj %#x size %d type %q offs %v\n", r.t.dts[d].name, arr, hdr, r.t.dts[d].size, r.g.Addr[tgt], r.g.Size[tgt], r.g.Types[r.g.Type[tgt]].Name, offs)
+		}
 		r.odt[tgt]--
 		r.refused++
 		return

@@ -249,6 +249,7 @@ func TestTyperTypes(t *testing.T) {
 				{"main.main.func1 (closure)", 1, "root main.closure", ""},
 				{"[]*main.sliceElem (backing array)", 1, "root main.slice", ""},
 				{"main.Outer", 1, "root main.outer", ""},
+				{"time.Ticker", 1, "root main.ticker", ""},
 			} {
 				objs := names[w.typ]
 				if len(objs) != w.count {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/leakhunt/leakhunt/profiler/analyze"
 	"github.com/leakhunt/leakhunt/profiler/goroutines"
+	"github.com/leakhunt/leakhunt/profiler/refs"
 	"github.com/leakhunt/leakhunt/profiler/report"
 	"github.com/leakhunt/leakhunt/profiler/snapshot"
 	"github.com/leakhunt/leakhunt/profiler/srcfile"
@@ -42,6 +43,12 @@ type Options struct {
 	Interactive bool
 	// Width cuts tables to the terminal's width (0: no cut).
 	Width int
+	// Objects, when set, walks the target's live heap (leakhunt objects): the
+	// hunt then says which roots keep the growth alive. It needs the
+	// process's memory, so it is set for processes on this machine only.
+	Objects func(ctx context.Context) (*refs.Analysis, error)
+	// ObjectsTarget is the TARGET of the objects commands shown (a PID).
+	ObjectsTarget string
 	// Report, when set, writes the HTML report of the hunt to path.
 	Report func(snaps []*snapshot.Snapshot, vs []verdict.Verdict, path string) error
 	// Now is the clock; nil means time.Now.
@@ -58,6 +65,10 @@ type Result struct {
 	// Dir holds the baseline, the watch series and the report.
 	Dir    string `json:"dir"`
 	Report string `json:"report,omitempty"`
+	// KeptBy is the root path whose retained memory grew most during the
+	// watch ("main.sessions → map value → *main.session"); empty when the
+	// heap was not walked or nothing grew.
+	KeptBy string `json:"kept_by,omitempty"`
 	// Commands are the leakhunt commands that do what the hunt did.
 	Commands []string `json:"commands"`
 }
@@ -72,6 +83,8 @@ type hunter struct {
 	series *watch.Series
 	base   *snapshot.Snapshot
 	last   *snapshot.Snapshot
+	// objBase is the baseline walk of the heap (nil when not walked).
+	objBase *refs.Analysis
 }
 
 // Run walks through a leak hunt: look at the target, take a baseline, watch
@@ -92,7 +105,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.In = strings.NewReader("")
 	}
 	h := &hunter{opts: opts, in: bufio.NewReader(opts.In), src: srcfile.NewCache(), res: &Result{Dir: opts.Dir}}
-	for _, step := range []func(context.Context) error{h.look, h.baseline, h.watch, h.verdict, h.drill, h.explain, h.report} {
+	for _, step := range []func(context.Context) error{h.look, h.baseline, h.watch, h.verdict, h.drill, h.keptBy, h.explain, h.report} {
 		if err := step(ctx); err != nil {
 			return h.res, err
 		}
@@ -174,7 +187,103 @@ func (h *hunter) baseline(ctx context.Context) error {
 		return err
 	}
 	h.printf("Saved %s (%s).\n", file, report.Title(h.base))
+	if h.opts.Objects != nil {
+		obj := h.path("objects-baseline.lhobj")
+		h.printf("\nAnd a walk of the live heap, to see later what keeps the growth alive (%s):\n",
+			fmt.Sprintf("leakhunt objects %s -o %s", h.opts.ObjectsTarget, obj))
+		a, err := h.walk(ctx, obj)
+		if err != nil {
+			h.printf("  (no walk of the heap: %v)\n", err)
+		} else {
+			h.objBase = a
+			h.res.Commands = append(h.res.Commands, fmt.Sprintf("leakhunt objects %s -o %s", h.opts.ObjectsTarget, obj))
+		}
+	}
 	return h.pause()
+}
+
+// walk analyses the live heap and saves the analysis to file.
+func (h *hunter) walk(ctx context.Context, file string) (*refs.Analysis, error) {
+	a, err := h.opts.Objects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Save(file, false); err != nil {
+		return nil, err
+	}
+	h.printf("  %s reachable in %d objects of %d types; the process was stopped %s for the copy. Saved %s.\n",
+		report.UBytes(a.Totals.Bytes), a.Totals.Objects, a.Totals.Types, a.Capture.Stopped.Round(time.Millisecond), file)
+	return a, nil
+}
+
+// keptBy walks the heap again and shows what grew by root path: not where
+// the memory was allocated but what keeps it alive.
+func (h *hunter) keptBy(ctx context.Context) error {
+	v := h.res.Suspect
+	if h.objBase == nil || (v != nil && v.Kind == verdict.Goroutine) {
+		return nil
+	}
+	if v == nil && !h.heapGrew() {
+		return nil
+	}
+	end := h.path("objects-end.lhobj")
+	h.begin("What keeps it alive",
+		"an allocation site says where the memory was made, not who still holds it: walking the live heap as the garbage collector does names the package variable or goroutine, and the map, slice or field path below it, whose retained memory grew. This works even when the program's memory profiler is off",
+		fmt.Sprintf("leakhunt objects %s -o %s", h.opts.ObjectsTarget, end),
+		fmt.Sprintf("leakhunt objects --diff %s %s", h.path("objects-baseline.lhobj"), end))
+	a, err := h.walk(ctx, end)
+	if err != nil {
+		h.printf("(no walk of the heap: %v)\n", err)
+		return nil
+	}
+	c := refs.Diff(h.objBase, a)
+	h.printf("\n")
+	if err := refs.WriteDiff(h.opts.Out, c, refs.TextOptions{N: 5, Width: h.opts.Width}); err != nil {
+		return err
+	}
+	if g := keptByPath(c); g != nil {
+		h.res.KeptBy = g.Name
+		h.printf("\nThe growth is kept alive by %s: %+d objects, %s more retained since the baseline.\n",
+			g.Name, g.ObjectsChange, report.Bytes(g.RetainedChange))
+		if t := lastStep(g.Name); t != "" {
+			cmd := fmt.Sprintf("leakhunt why %s --type '%s'", h.opts.ObjectsTarget, strings.TrimPrefix(t, "*"))
+			h.printf("To see the whole chain from the root to one of them: %s\n", cmd)
+			h.res.Commands = append(h.res.Commands, cmd)
+		}
+	}
+	return h.pause()
+}
+
+// heapGrew reports whether the Go heap grew over the watch.
+func (h *hunter) heapGrew() bool {
+	if h.series == nil || h.series.Len() < 2 {
+		return false
+	}
+	first, last := h.series.Samples[0], h.series.Samples[h.series.Len()-1]
+	return last.HeapAlloc > first.HeapAlloc+first.HeapAlloc/10
+}
+
+// keptByPath picks the root path whose retained memory grew most.
+func keptByPath(c *refs.Change) *refs.Growth {
+	var best *refs.Growth
+	for i := range c.Paths {
+		g := &c.Paths[i]
+		if g.RetainedChange <= 0 {
+			continue
+		}
+		if best == nil || g.RetainedChange > best.RetainedChange {
+			best = g
+		}
+	}
+	return best
+}
+
+// lastStep is the last "→ " step of a root path: the objects' type.
+func lastStep(path string) string {
+	if i := strings.LastIndex(path, "→ "); i >= 0 {
+		return strings.TrimSpace(path[i+len("→ "):])
+	}
+	return ""
 }
 
 func (h *hunter) watch(ctx context.Context) error {
@@ -354,7 +463,11 @@ func (h *hunter) explain(ctx context.Context) error {
 	h.res.Pattern = &p
 	h.begin("What it likely is",
 		"most leaks follow a handful of patterns; matching the site to one points at the fix")
-	h.printf("Likely pattern: %s\n\n%s.\n\nUsual fix: %s.\n", p.Name, capitalize(p.Why), p.Fix)
+	h.printf("Likely pattern: %s\n\n%s.\n", p.Name, capitalize(p.Why))
+	if h.res.KeptBy != "" {
+		h.printf("\nKept alive by %s.\n", h.res.KeptBy)
+	}
+	h.printf("\nUsual fix: %s.\n", p.Fix)
 	return h.pause()
 }
 

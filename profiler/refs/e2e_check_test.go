@@ -142,17 +142,21 @@ func checkRoots(t *testing.T, e *expect.Expect, g *heapgraph.Graph, a *refs.Anal
 		if r.Goroutine != "" {
 			name = stackKey(r.Func, r.Var)
 		}
-		if roots := rootsFor(e, g, r.Root, r.Goroutine, r.Func, r.Var); len(roots) != 1 {
+		var rs refs.RootStat
+		for _, x := range a.Roots {
+			if x.Name == name {
+				rs = x
+			}
+		}
+		if r.Roots != 0 {
+			if rs.Count != r.Roots {
+				t.Errorf("%s (%s): root name %s: %d roots, want %d", e.Program, e.Go, name, rs.Count, r.Roots)
+			}
+		} else if roots := rootsFor(e, g, r.Root, r.Goroutine, r.Func, r.Var); len(roots) != 1 {
 			t.Errorf("%s (%s): root %s: %d roots in the graph, want 1 (roots named like it: %q)", e.Program, e.Go, name, len(roots), rootNamesLike(g, r.Var, r.Root))
 			continue
 		}
 		if r.Total != nil {
-			var rs refs.RootStat
-			for _, x := range a.Roots {
-				if x.Name == name {
-					rs = x
-				}
-			}
 			if rs.RetainedObjects != int64(r.Total.Objects) || rs.Retained != r.Total.Bytes {
 				t.Errorf("%s (%s): root %s retains %d objects, %d bytes; want %d objects, %d bytes", e.Program, e.Go, name, rs.RetainedObjects, rs.Retained, r.Total.Objects, r.Total.Bytes)
 			}
@@ -326,8 +330,13 @@ func checkWhy(t *testing.T, e *expect.Expect, g *heapgraph.Graph, a *refs.Analys
 		}
 		if n := len(c.Steps); n == 0 {
 			bad = append(bad, "no steps")
-		} else if last := c.Steps[n-1]; uint64(last.Addr) != w.Addr || last.Type != w.Type {
+		} else if last := c.Steps[n-1]; uint64(last.Addr) != g.Addr[obj] || last.Type != w.Type {
 			bad = append(bad, fmt.Sprintf("ends at a %s at %#x, want the %s at %#x", last.Type, uint64(last.Addr), w.Type, w.Addr))
+		}
+		// The object found starts at the address, or at the malloc header
+		// before it (a graph's objects are slots, headers included).
+		if d := w.Addr - g.Addr[obj]; d != 0 && d != 8 {
+			bad = append(bad, fmt.Sprintf("the object found starts at %#x, %d bytes before %#x", g.Addr[obj], d, w.Addr))
 		}
 		if missing := missingFields(c, w.Fields); missing != "" {
 			bad = append(bad, "no field "+missing+" where expected in the labels")

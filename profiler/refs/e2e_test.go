@@ -188,9 +188,9 @@ func testMidGC(t *testing.T, p *proc, bin string) {
 		verify(t, p.want, g, gc)
 	})
 	t.Run("pid", func(t *testing.T) {
-		// Until a capture's notes say the GC was marking (at most 8; each
+		// Until a capture's notes say the GC was marking (at most 12; each
 		// stop falls in a mark phase about half the time), checking each.
-		const tries = 8
+		const tries = 12
 		marking := false
 		for i := 1; i <= tries && !marking; i++ {
 			g, gc, err := attach.CaptureGraph(context.Background(), p.pid, attach.Options{})

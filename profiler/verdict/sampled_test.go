@@ -35,6 +35,10 @@ func TestRealSeriesWithinAMinute(t *testing.T) {
 	}{
 		{"counts/cache@20.json.gz", Heap, []string{"render:97", "page:67"}, 60 * time.Second},
 		{"counts/context@10.json.gz", Heap, []string{"newRequest:53", "newRequest:56"}, 60 * time.Second},
+		// Run H: one sampled page at 27 s (the previous rule waited until 73 s).
+		{"counts/cache-h@20.json.gz", Heap, []string{"render:97", "page:67"}, 40 * time.Second},
+		// Run H: one sampled request body at 5 s (the previous rule: 75 s).
+		{"counts/context-h@10.json.gz", Heap, []string{"newRequest:53", "newRequest:56"}, 40 * time.Second},
 		// One sampled event at 25 s (the previous rule waited for a second, at 40 s).
 		{"counts/eventlog@50.json.gz", Heap, []string{"handle:47", "handle:54"}, 32 * time.Second},
 		// One sampled packet buffer at 32 s (the previous rule: 60 s).
@@ -141,5 +145,34 @@ func TestOneSampledStep(t *testing.T) {
 	bs.AllocBytes, bs.AllocObjects = nil, nil
 	if v, ok := named(bare); ok {
 		t.Errorf("named on one sampled step without allocation counts: %s", v.Evidence)
+	}
+}
+
+// TestNoVerdictInRuntime judges a real series of the worker demo, which
+// leaks goroutines: the descriptors of the leaked goroutines are allocated
+// by runtime.malg on the system stack, so their allocation stacks have no
+// frame outside the runtime and the heap profile charges them to
+// runtime.mallocgc. That is no line of the program: the goroutine verdict
+// names the leak, and no heap verdict goes to the runtime.
+func TestNoVerdictInRuntime(t *testing.T) {
+	s := loadReal(t, "counts/worker@2.json.gz")
+	var inRuntime *watch.SiteSeries
+	for _, ss := range s.Sites() {
+		if watch.InRuntime(ss.Site) && ss.Bytes[len(ss.Bytes)-1] >= 1<<20 {
+			inRuntime = ss
+		}
+	}
+	if inRuntime == nil {
+		t.Fatal("the fixture has no runtime-only site holding 1 MiB at the end")
+	}
+	var goroutine bool
+	for _, v := range Analyze(s, Options{}) {
+		if v.Kind == Heap && watch.InRuntime(watch.Loc{Function: v.Function, File: v.File, Line: v.Line}) {
+			t.Errorf("heap verdict in the runtime: %s: %s", v.Where(), v.Evidence)
+		}
+		goroutine = goroutine || (v.Kind == Goroutine && matchSite(v, "startHeartbeat:58"))
+	}
+	if !goroutine {
+		t.Error("no goroutine verdict on the leaked heartbeats (created at main.go:58)")
 	}
 }

@@ -601,8 +601,14 @@ func nonGoVerdicts(s *watch.Series, o *Options) []Verdict {
 		}
 		trD := fit(t, d)
 		whyD := trD.Check(rule)
+		// RSS itself must still pass every test but the noise one: growing
+		// significantly, still growing now, by at least the floor.
+		noisy := rule
+		noisy.SNR = 1
 		switch {
 		case whyD != "":
+		case tr.Check(noisy) != "":
+			whyD = "RSS itself: " + tr.Check(noisy)
 		case tr.Growth < 0.5*trD.Growth:
 			whyD = fmt.Sprintf("RSS itself grew %s, less than half of the %s outside the Go runtime", bytesText(tr.Growth), bytesText(trD.Growth))
 		case growthOf(t, goinuse) > 0.25*trD.Growth:

@@ -141,6 +141,9 @@ var (
 	pool      sync.Pool
 	atomicP   atomic.Pointer[atomicElem]
 	keepAlive []any
+	// ticker is a runtime.timeTimer: the runtime allocates a time.Ticker
+	// as one, with its own timer after the channel.
+	ticker = time.NewTicker(time.Hour)
 )
 
 func main() {

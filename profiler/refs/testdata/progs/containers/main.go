@@ -10,6 +10,7 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+	"unsafe"
 
 	"github.com/leakhunt/leakhunt/profiler/refs/testdata/progs/expect"
 )
@@ -147,7 +148,38 @@ type bigObj struct {
 
 type bigChild struct{ a, b int64 }
 
+// interiorObj is reached only through a pointer into its middle, whose
+// static type (*int64) says nothing of it: it is over 512 bytes with
+// pointers, so its malloc header names its type.
+type interiorObj struct {
+	a, b int64
+	c    [4]int64
+	p    *int64
+	pad  [70]int64
+}
+
+// subElem objects are held by a backing array of which a package variable
+// keeps only a window: the whole array, and all of them, stay alive.
+type subElem struct {
+	id  int64
+	pad [2]int64
+}
+
+// blobByte is a byte of a large object without pointers.
+type blobByte byte
+
+// hiddenObj's only reference is a uintptr, which the collector ignores.
+type hiddenObj struct {
+	id  int64
+	pad [11]int64
+}
+
 var (
+	interior *int64
+	window   []*subElem
+	blob     []blobByte
+	hidden   uintptr
+
 	sessions map[string]*session
 	byID     map[int64]inlineVal
 	items    []*sliceItem
@@ -191,6 +223,7 @@ func main() {
 	debug.SetGCPercent(-1)
 	e := build()
 	garbage(e)
+	hide(e)
 	expect.Announce(e)
 	expect.Hold()
 }
@@ -423,7 +456,49 @@ func build() *expect.Expect {
 	ret("main.big", map[string]int{"main.bigObj": 1, "main.bigChild": 1})
 	total(2, expect.SlotOf(big, true)+expect.SlotOf(big.child, false))
 	e.Why = append(e.Why, expect.Why{Case: "large-object", Addr: expect.Addr(big.child), Type: "main.bigChild", Root: "main.big", Fields: []string{"child"}, Hops: 2})
+
+	// A pointer into the middle of an object keeps all of it alive.
+	io := &interiorObj{a: 1}
+	interior = &io.c[2]
+	e.Add("main.interiorObj", 1, expect.SlotOf(io, true))
+	ret("main.interior", map[string]int{"main.interiorObj": 1})
+	total(1, expect.SlotOf(io, true))
+	e.Why = append(e.Why, expect.Why{Case: "interior-pointer", Addr: expect.Addr(io), Type: "main.interiorObj", Root: "main.interior", Hops: 1})
+
+	// A window of a slice keeps its whole backing array alive, and every
+	// object the array points to, inside the window or not.
+	arr := make([]*subElem, 100)
+	for i := range arr {
+		arr[i] = &subElem{id: int64(i)}
+	}
+	window = arr[40:50]
+	e.Add("main.subElem", len(arr), expect.SlotOf(arr[0], false))
+	e.Arrays["*main.subElem"] = expect.Count{Objects: 1, Bytes: expect.Slot(100*8, true)}
+	ret("main.window", map[string]int{"main.subElem": len(arr)})
+	total(1+len(arr), expect.Slot(100*8, true)+uint64(len(arr))*expect.SlotOf(arr[0], false))
+	e.Why = append(e.Why, expect.Why{Case: "outside-window", Addr: expect.Addr(arr[3]), Type: "main.subElem", Root: "main.window", Fields: []string{"[3]"}, Hops: 2})
+
+	// A large object without pointers.
+	blob = make([]blobByte, 1<<20)
+	e.Arrays["main.blobByte"] = expect.Count{Objects: 1, Bytes: expect.Slot(1<<20, false)}
+	ret("main.blob", map[string]int{})
+	total(1, expect.Slot(1<<20, false))
 	return e
+}
+
+//go:noinline
+func newHidden() *hiddenObj { return &hiddenObj{id: 5} }
+
+// hide keeps an object's address in a uintptr only: it is garbage.
+//
+//go:noinline
+func hide(e *expect.Expect) {
+	h := newHidden()
+	escape(h)
+	hidden = uintptr(unsafe.Pointer(h))
+	e.Types["main.hiddenObj"] = expect.Count{}
+	e.Garbage["main.hiddenObj"] = 1
+	e.GarbageAddrs = append(e.GarbageAddrs, uint64(hidden))
 }
 
 // drop is where garbage passes through on its way to being unreachable:

@@ -54,6 +54,13 @@ type stackItem struct {
 	pad  [2]int64
 }
 
+// workItem objects are held by the frames of many goroutines running one
+// function: together they retain them.
+type workItem struct {
+	id  int64
+	pad [3]int64
+}
+
 type stackSingle struct {
 	id  int64
 	pad [5]int64
@@ -108,6 +115,19 @@ func holder(n int, started chan<- holderInfo) {
 	<-block
 	runtime.KeepAlive(items)
 	runtime.KeepAlive(single)
+}
+
+// worker holds n workItems in its variable buf.
+//
+//go:noinline
+func worker(n int, started chan<- holderInfo) {
+	buf := make([]*workItem, n)
+	for i := range buf {
+		buf[i] = &workItem{id: int64(i)}
+	}
+	started <- holderInfo{gid: expect.GoroutineID(), item7: expect.Addr(buf[2])}
+	<-block
+	runtime.KeepAlive(buf)
 }
 
 // sharer holds, in a variable, an object a package variable holds too.
@@ -251,6 +271,21 @@ func build() *expect.Expect {
 	e.Why = append(e.Why,
 		expect.Why{Case: "stack-slice", Addr: h.item7, Type: "main.stackItem", Goroutine: "holder", Func: "main.holder", Var: "items", Fields: []string{"[7]"}, Hops: 2},
 		expect.Why{Case: "stack-pointer", Addr: h.single, Type: "main.stackSingle", Goroutine: "holder", Func: "main.holder", Var: "single", Hops: 1})
+
+	// The frames of many goroutines running one function.
+	const nWorkers, perWorker = 20, 5
+	for i := 0; i < nWorkers; i++ {
+		go worker(perWorker, started)
+		w := <-started
+		if i == 7 {
+			e.Goroutines["worker7"] = w.gid
+			e.Why = append(e.Why, expect.Why{Case: "many-frames", Addr: w.item7, Type: "main.workItem", Goroutine: "worker7", Func: "main.worker", Var: "buf", Fields: []string{"[2]"}, Hops: 2})
+		}
+	}
+	e.Add("main.workItem", nWorkers*perWorker, expect.SlotOf(&workItem{}, false))
+	e.Retained = append(e.Retained, expect.Retained{Root: "goroutine * main.worker: buf", Roots: nWorkers, Objects: map[string]int{"main.workItem": nWorkers * perWorker},
+		Total: &expect.Count{Objects: nWorkers * (1 + perWorker), Bytes: nWorkers * (expect.Slot(perWorker*8, true) + perWorker*expect.SlotOf(&workItem{}, false))}})
+	e.Paths = append(e.Paths, expect.Path{Root: "goroutine * main.worker: buf", Type: "main.workItem", Objects: nWorkers * perWorker})
 
 	// One object held by a package variable and a goroutine's variable.
 	sharedWithStack = &stackShared{id: 9}

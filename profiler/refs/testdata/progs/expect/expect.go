@@ -70,6 +70,10 @@ type Retained struct {
 	Func      string `json:",omitempty"`
 	Var       string `json:",omitempty"`
 	Objects   map[string]int
+	// Roots, when set, is how many roots go by this name (the frames of
+	// that many goroutines running one function); Root is then the name
+	// as the analysis writes it ("goroutine * main.worker: buf").
+	Roots int `json:",omitempty"`
 	// Total, when set, is everything the root retains: its retained
 	// objects and bytes, exactly.
 	Total *Count `json:",omitempty"`

@@ -245,6 +245,9 @@ func (h *hunter) keptBy(ctx context.Context) error {
 		h.res.KeptBy = g.Name
 		h.printf("\nThe growth is kept alive by %s: %+d objects, %s more retained since the baseline.\n",
 			g.Name, g.ObjectsChange, report.Bytes(g.RetainedChange))
+		if k := holderKind(g.Name); k != "" {
+			h.printf("That path goes through %s.\n", k)
+		}
 		if t := lastStep(g.Name); t != "" {
 			cmd := fmt.Sprintf("leakhunt why %s --type '%s'", h.opts.ObjectsTarget, strings.TrimPrefix(t, "*"))
 			h.printf("To see the whole chain from the root to one of them: %s\n", cmd)
@@ -263,19 +266,47 @@ func (h *hunter) heapGrew() bool {
 	return last.HeapAlloc > first.HeapAlloc+first.HeapAlloc/10
 }
 
-// keptByPath picks the root path whose retained memory grew most.
+// keptByPath picks the root path that explains the growth: among the paths
+// whose retained memory grew by at least half the most any grew (a map's
+// directory, tables and groups retain as much as its values), the one whose
+// own objects grew most: the entries themselves.
 func keptByPath(c *refs.Change) *refs.Growth {
+	var most int64
+	for _, g := range c.Paths {
+		most = max(most, g.RetainedChange)
+	}
 	var best *refs.Growth
 	for i := range c.Paths {
 		g := &c.Paths[i]
-		if g.RetainedChange <= 0 {
+		if most <= 0 || g.RetainedChange*2 < most {
 			continue
 		}
-		if best == nil || g.RetainedChange > best.RetainedChange {
+		if best == nil || g.BytesChange > best.BytesChange {
 			best = g
 		}
 	}
 	return best
+}
+
+// holderKind says in words what kind of collection a root path goes
+// through, or "" when it cannot tell.
+func holderKind(path string) string {
+	steps := strings.Split(path, " → ")
+	if len(steps) < 3 {
+		return ""
+	}
+	kind := ""
+	for _, st := range steps[1 : len(steps)-1] { // not the root, not the type
+		switch {
+		case st == "map value" || st == "map key":
+			return "a map that only grows: entries are added and never deleted"
+		case st == "chan buffer":
+			kind = "a channel buffer nobody drains"
+		case strings.HasPrefix(st, "[") && kind == "":
+			kind = "a slice or array that only grows (or a small slice pinning a big array)"
+		}
+	}
+	return kind
 }
 
 // lastStep is the last "→ " step of a root path: the objects' type.

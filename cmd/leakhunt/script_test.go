@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -82,13 +83,27 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strconv.Itoa(port))
 }
 
-// httpget URL: fetch URL and fail unless it answers 200.
+// httpget URL: fetch URL (waiting up to 30s for the server to listen),
+// fail unless it answers 200, and write the body to stdout.
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
-	resp, err := http.Get(args[0])
-	ts.Check(err)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		ts.Fatalf("GET %s: %s", args[0], resp.Status)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(args[0])
+		if err != nil {
+			if time.Now().Before(deadline) && strings.Contains(err.Error(), "connection refused") {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			ts.Fatalf("GET %s: %v", args[0], err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ts.Check(err)
+		if resp.StatusCode != http.StatusOK {
+			ts.Fatalf("GET %s: %s", args[0], resp.Status)
+		}
+		ts.Stdout().Write(body)
+		return
 	}
 }
 

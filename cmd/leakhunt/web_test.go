@@ -36,10 +36,13 @@ func TestWebFlags(t *testing.T) {
 			return o.Diff == "b" && o.HTTP == "127.0.0.1:8080" && o.Profile == "goroutines" && o.Force
 		}},
 		{args: []string{"a", "--sample", "alloc_space"}, want: func(o *WebOptions) bool { return o.Sample == "alloc_space" }},
+		{args: []string{"a.lhobj", "--profile", "objects", "--sample", "retained_space"}, want: func(o *WebOptions) bool {
+			return o.Profile == "objects" && o.Sample == "retained_space"
+		}},
 		{args: []string{}, wantErr: "web takes 1 argument(s)"},
 		{args: []string{"a", "--profile", "cpu"}, wantErr: `unknown --profile "cpu"`},
 		{args: []string{"a", "--sample", "cpu"}, wantErr: `unknown --sample "cpu"`},
-		{args: []string{"a", "--profile", "goroutines", "--sample", "inuse_space"}, wantErr: "--sample applies to the heap profile only"},
+		{args: []string{"a", "--profile", "goroutines", "--sample", "inuse_space"}, wantErr: "--sample applies to the heap and objects profiles only"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -1,7 +1,6 @@
 package heapgraph
 
 import (
-	"os"
 	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
@@ -324,6 +323,8 @@ func (r *tyRun) follow(leaf int32, leafOff, off uint64, src []byte, tgt int32, f
 			e := ld.elem
 			if tt := t.timerType(e); tt != 0 && r.odt[tgt] == 0 && r.fits(tgt, tt, false, r.hasHeader(tgt)) {
 				e = tt
+			} else if nt := r.trieNode(e, tgt); nt != 0 && r.odt[tgt] == 0 && r.fits(tgt, nt, false, r.hasHeader(tgt)) {
+				e = nt
 			}
 			r.offer(tgt, e, false, e)
 		}
@@ -547,13 +548,6 @@ func (r *tyRun) offer(tgt, d int32, arr bool, name int32) {
 	}
 	hdr := r.hasHeader(tgt)
 	if !r.fits(tgt, d, arr, hdr) {
-		if os.Getenv("H8DBG") != "" {
-			var offs []uint32
-			for e := r.g.Out[tgt]; e < r.g.Out[tgt+1]; e++ {
-				offs = append(offs, r.g.Off[e])
-			}
-			fmt.Fprintf(os.Stderr, "REFUSE %s arr=%v hdr=%v size %d into obj %#x size %d type %q offs %v\n", r.t.dts[d].name, arr, hdr, r.t.dts[d].size, r.g.Addr[tgt], r.g.Size[tgt], r.g.Types[r.g.Type[tgt]].Name, offs)
-		}
 		r.odt[tgt]--
 		r.refused++
 		return

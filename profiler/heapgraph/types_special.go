@@ -3,6 +3,7 @@ package heapgraph
 import (
 	"debug/dwarf"
 	"encoding/binary"
+	"strings"
 )
 
 // Finalizers and cleanups: their roots get DWARF types so that what only
@@ -179,4 +180,77 @@ func (t *typer) timerType(d int32) int32 {
 		td.name = name
 		return td
 	})
+}
+
+// trieNode returns, for a pointer to an internal/sync.node[K,V] (the
+// header of the nodes of sync.Map's and unique's hash-trie maps), the
+// dtype of the node object tgt really is: an entry[K,V] (key and value)
+// or an indirect[K,V] (children), as its isEntry byte says; 0 for other
+// types or when the node's types are not in the DWARF.
+func (r *tyRun) trieNode(d, tgt int32) int32 {
+	t := r.t
+	name := t.dts[d].name
+	args, ok := strings.CutPrefix(name, "internal/sync.node")
+	if !ok || !strings.HasPrefix(args, "[") {
+		return 0
+	}
+	addr := r.g.Addr[tgt]
+	if r.hasHeader(tgt) {
+		addr += 8
+	}
+	b := r.bytes(addr, 1)
+	if b == nil || b[0] > 1 {
+		return 0
+	}
+	kind := "indirect"
+	if b[0] == 1 {
+		kind = "entry"
+	}
+	want := "internal/sync." + kind + args
+	return t.madeType("trie "+want, func(int32) dtype {
+		off, ok := t.byName[want]
+		if !ok {
+			// Only the shape instantiation may be in the DWARF: its
+			// layout is the same.
+			off, ok = t.byName["internal/sync."+kind+shapeArgs(args)]
+		}
+		if !ok {
+			return dtype{}
+		}
+		nd := t.dts[t.dtypeAt(off)]
+		nd.name = want
+		return nd
+	})
+}
+
+// shapeArgs spells type arguments "[K,V]" as their shapes as the compiler
+// names them where it can: pointers share the shape *uint8, other types
+// are "go.shape." and their spelling (exact for interfaces and basic
+// types).
+func shapeArgs(args string) string {
+	inner := strings.TrimSuffix(strings.TrimPrefix(args, "["), "]")
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(inner); i++ {
+		switch inner[i] {
+		case '[', '(', '{':
+			depth++
+		case ']', ')', '}':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, inner[start:i])
+				start = i + 1
+			}
+		}
+	}
+	parts = append(parts, inner[start:])
+	for i, p := range parts {
+		if strings.HasPrefix(p, "*") {
+			parts[i] = "go.shape.*uint8"
+		} else {
+			parts[i] = "go.shape." + p
+		}
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }

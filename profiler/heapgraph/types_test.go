@@ -250,6 +250,7 @@ func TestTyperTypes(t *testing.T) {
 				{"[]*main.sliceElem (backing array)", 1, "root main.slice", ""},
 				{"main.Outer", 1, "root main.outer", ""},
 				{"time.Ticker", 1, "root main.ticker", ""},
+				{"main.syncElem", 20, "internal/sync.entry[interface {},interface {}]", ".value.(*main.syncElem)"},
 			} {
 				objs := names[w.typ]
 				if len(objs) != w.count {

@@ -611,6 +611,12 @@ func nonGoVerdicts(s *watch.Series, o *Options) []Verdict {
 			whyD = "RSS itself: " + tr.Check(noisy)
 		case tr.Growth < 0.5*trD.Growth:
 			whyD = fmt.Sprintf("RSS itself grew %s, less than half of the %s outside the Go runtime", bytesText(tr.Growth), bytesText(trD.Growth))
+		case fallOf(gomem) > 0.25*trD.Growth:
+			// The difference rose because the runtime's side fell: it gave
+			// back pages, or mapped ones it never touched, which RSS never
+			// counted (fresh pages from the OS are already zero, so a large
+			// new buffer's pages stay untouched until written).
+			whyD = fmt.Sprintf("the Go runtime's memory fell %s: that is not growth outside it", bytesText(fallOf(gomem)))
 		case growthOf(t, goinuse) > 0.25*trD.Growth:
 			whyD = fmt.Sprintf("the Go runtime's in-use memory grew %s of the %s outside it", bytesText(growthOf(t, goinuse)), bytesText(trD.Growth))
 		}
@@ -633,6 +639,16 @@ func nonGoVerdicts(s *watch.Series, o *Options) []Verdict {
 	v.Next = "look for C.malloc without C.free, syscall.Mmap without Munmap, and cgo libraries' handles never released; " +
 		"leakhunt stats " + o.lastSnapshot(s) + " shows RSS against the Go heap"
 	return []Verdict{v}
+}
+
+// fallOf is how much the median of y fell from the first third of the
+// points to the last (0 when it rose).
+func fallOf(y []float64) float64 {
+	n := len(y)
+	if n < 3 {
+		return 0
+	}
+	return math.Max(0, median(y[:n/3])-median(y[2*n/3:]))
 }
 
 // growthOf is the larger of the Theil–Sen growth of y and the rise of its

@@ -138,6 +138,16 @@ func TestAnalyze(t *testing.T) {
 			return state{heap: map[*[]frame]int64{&churnStack: 1 << 20}, heapAlloc: 8 << 20, goMemory: 40 << 20,
 				rss: 30<<20 + uint64(i)*(64<<10) + uint64(r.IntN(100))<<10}
 		}, []want{{NonGoMemory, "", 0}}},
+		{"RSS grows outside the Go runtime, hidden in the runtime's own page noise", func(i int, r *rand.Rand) state {
+			pages := uint64(r.IntN(4)) << 20 // the runtime's pages come and go, in RSS and in Sys alike
+			return state{heap: map[*[]frame]int64{&churnStack: 1 << 20}, heapAlloc: 8 << 20, goMemory: 40<<20 + pages,
+				rss: 30<<20 + uint64(i)*(64<<10) + pages}
+		}, []want{{NonGoMemory, "", 0}}},
+		{"a young program: RSS jumps as it starts, then the runtime returns pages", func(i int, r *rand.Rand) state {
+			start := uint64(min(i, 20)) * (200 << 10)
+			return state{heap: map[*[]frame]int64{&churnStack: 1 << 20}, heapAlloc: 8 << 20,
+				goMemory: 40<<20 + 5<<20 - uint64(i)*(64<<10), rss: 30<<20 + start + uint64(r.IntN(512))<<10}
+		}, nil},
 		{"RSS grows with the Go heap: not non-Go memory", func(i int, r *rand.Rand) state {
 			g := uint64(i) * (64 << 10)
 			return state{heap: map[*[]frame]int64{&churnStack: 1 << 20}, heapAlloc: 8<<20 + g, goMemory: 40<<20 + g, rss: 30<<20 + g}
@@ -169,6 +179,9 @@ func TestAnalyze(t *testing.T) {
 				}
 				if v.Confidence <= 0 || v.Confidence > 1 || v.Evidence == "" || math.IsNaN(v.Rate) || v.Rate <= 0 {
 					t.Errorf("verdict %+v lacks confidence, evidence or rate", v)
+				}
+				if strings.Contains(tt.name, "outside the Go runtime") && !strings.HasPrefix(v.Evidence, "RSS outside the Go runtime") {
+					t.Errorf("non-Go memory named without RSS outside the Go runtime: %s", v.Evidence)
 				}
 				if strings.HasPrefix(tt.name, "slow leak") && !strings.Contains(v.Evidence, "in the sampled heap profile") {
 					t.Errorf("slow leak named without the total's evidence: %s", v.Evidence)

@@ -52,6 +52,7 @@ type (
 	queueElem  leaf
 	poolElem   leaf
 	atomicElem leaf
+	syncElem   leaf
 )
 
 func (i *ifaceElem) String() string { return "ifaceElem" }
@@ -144,7 +145,12 @@ var (
 	// ticker is a runtime.timeTimer: the runtime allocates a time.Ticker
 	// as one, with its own timer after the channel.
 	ticker = time.NewTicker(time.Hour)
+	// syncMap's nodes are reached as internal/sync.node, the header of
+	// its entries and indirect nodes.
+	syncMap sync.Map
 )
+
+const nSync = 20
 
 func main() {
 	debug.SetGCPercent(-1)
@@ -204,6 +210,9 @@ func main() {
 	runtime.GC()
 	pool.Put(&poolElem{})
 	atomicP.Store(&atomicElem{})
+	for i := 0; i < nSync; i++ {
+		syncMap.Store(i, &syncElem{id: i})
+	}
 	addr := make(chan uintptr)
 	go hold(addr)
 	// The test reads hold's variable p as a stack root from this address.

@@ -159,7 +159,7 @@ func TestSameNameRootsRetainTogether(t *testing.T) {
 	if a.Totals.SharedBytes != 64 || a.Totals.SharedObjects != 1 {
 		t.Errorf("shared %d B in %d objects, want the one state main.global shares", a.Totals.SharedBytes, a.Totals.SharedObjects)
 	}
-	want := "shared by goroutine * main.worker: st, main.global → *main.state"
+	want := "shared by main.global, goroutine * main.worker: st → *main.state"
 	found := false
 	for _, p := range a.Paths {
 		found = found || p.Key() == want

@@ -239,7 +239,14 @@ func describe(all []string, s nameSet) string {
 	for i, id := range s.names {
 		names[i] = all[id]
 	}
-	sort.Strings(names)
+	// The runtime's own roots first: what the runtime holds stays alive
+	// whatever the program does; then package variables, then frames.
+	sort.Slice(names, func(i, j int) bool {
+		if a, b := rootRank(names[i]), rootRank(names[j]); a != b {
+			return a < b
+		}
+		return names[i] < names[j]
+	})
 	const show = 2
 	var b strings.Builder
 	b.WriteString("shared by ")
@@ -258,6 +265,18 @@ func describe(all []string, s nameSet) string {
 		b.WriteString(" (and more)")
 	}
 	return b.String()
+}
+
+// rootRank orders root names for "shared by": the runtime's roots, package
+// variables, goroutine frames.
+func rootRank(name string) int {
+	switch {
+	case strings.HasPrefix(name, "runtime.") || strings.HasPrefix(name, "internal/runtime/") || strings.HasPrefix(name, "goroutine * runtime."):
+		return 0
+	case strings.HasPrefix(name, "goroutine "):
+		return 2
+	}
+	return 1
 }
 
 // trie interns root paths: a node is a path of elements below a top.

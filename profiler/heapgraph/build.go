@@ -54,10 +54,12 @@ type markItem struct {
 // holds several); the DWARF typer types the rest where it can.
 //
 // Pointers are found exactly as the collector finds them (heap bits, malloc
-// headers, large types, data and bss GC masks) except in these roots,
-// scanned word by word: the stack variables and ranges of in (a word that
-// holds an address in an allocated slot counts, whatever the variable's
-// type), cleanups, weak handles, and queued finalizers and cleanups. Build
+// headers, large types, data and bss GC masks, and, given in.Frames, the
+// stack maps of each frame) except in these roots, scanned word by word (a
+// word that holds an address in an allocated slot counts): frames without
+// stack maps or stopped at no safe point, the stack variables and ranges of
+// in when it has no Frames, cleanups, weak handles, and queued finalizers
+// and cleanups. Build
 // never fails on a damaged or inconsistent image by panicking: it returns
 // an error, or a graph whose Stats.Notes say what could not be read.
 func Build(ctx context.Context, in *Input) (*Graph, error) {

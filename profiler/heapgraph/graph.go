@@ -44,7 +44,8 @@ type Input struct {
 	Frames []Frame
 }
 
-// StackVar is one variable of one goroutine's frame: a root.
+// StackVar is one variable of one goroutine's frame: with Input.Frames it
+// names and types the roots the stack maps find; without, it is a root.
 type StackVar struct {
 	Goroutine int64
 	Func      string       // the frame's function

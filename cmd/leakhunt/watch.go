@@ -34,6 +34,9 @@ type WatchOptions struct {
 	StartTimeout time.Duration
 	GC           bool
 	NoLeak       bool
+	// Refs walks the live heap every RefsEvery (leakhunt objects).
+	Refs      bool
+	RefsEvery time.Duration
 }
 
 // NewCmdWatch builds `leakhunt watch`.
@@ -91,6 +94,9 @@ least one leak verdict, 1 error.`,
 			if opts.N < 0 {
 				return usageErrorf("-n must be 0 or more, got %d", opts.N)
 			}
+			if opts.Refs && opts.RefsEvery <= 0 {
+				return usageErrorf("--refs-every must be more than 0, got %s", opts.RefsEvery)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -106,6 +112,8 @@ least one leak verdict, 1 error.`,
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for a network target's answer")
 	fl.DurationVar(&opts.StartTimeout, "start-timeout", 30*time.Second, "with -- COMMAND: how long to wait for the program to print its pprof URL")
 	fl.BoolVar(&opts.GC, "gc", true, "have an HTTP target collect garbage before each heap profile, so each sample is current (one GC per sample)")
+	fl.BoolVar(&opts.Refs, "refs", false, "also walk the live heap (leakhunt objects) at the start, every --refs-every and at the end, and show the types and root paths that grew: what keeps the growth alive (a process on this machine; it is stopped for the copy of its memory)")
+	fl.DurationVar(&opts.RefsEvery, "refs-every", 30*time.Second, "with --refs: time between walks of the heap")
 	fl.BoolVar(&opts.NoLeak, "no-leak-check", false, "skip the runtime's goroutine leak detector (Go 1.27 /debug/pprof/goroutineleak, one extra GC per sample)")
 	return cmd
 }
@@ -121,6 +129,8 @@ type watchJSON struct {
 	Error    string            `json:"error,omitempty"`
 	Samples  []watch.Sample    `json:"samples"`
 	Verdicts []verdict.Verdict `json:"verdicts"`
+	// Objects are the walks of the heap (--refs).
+	Objects *watchRefsJSON `json:"objects,omitempty"`
 }
 
 type watchTarget struct {
@@ -132,6 +142,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	f := opts.Factory
 	target := opts.Target
 	var exited func() bool
+	childPID := 0
 	if len(opts.Command) > 0 {
 		child, err := watch.Start(opts.Command, opts.IO.ErrOut)
 		if err != nil {
@@ -139,6 +150,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		}
 		defer child.Stop()
 		exited = child.Exited
+		childPID = child.PID()
 		target, err = childTarget(ctx, opts, child)
 		if err != nil {
 			return err
@@ -161,12 +173,27 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		return f.Capture(ctx, t, sopts)
 	}
 
+	var wr *watchRefs
+	if opts.Refs {
+		if err := refsTargetOK(t); err != nil {
+			return err
+		}
+		if wr, err = newWatchRefs(opts, t, childPID, dir); err != nil {
+			return err
+		}
+	}
 	view := newWatchView(opts, target, dir)
+	view.refs = wr
 	vopts := verdict.Options{Source: srcfile.NewCache(), Target: target, Dir: dir}
 	var current []verdict.Verdict
 	res, err := watch.Run(ctx, capture, watch.Options{
 		Interval: opts.Interval, Duration: opts.Duration, Dir: dir, Now: f.Now, Exited: exited,
 		OnSample: func(s *watch.Series, smp watch.Sample) {
+			if wr != nil && wr.due(time.Now()) {
+				if err := wr.walk(ctx, smp.Index); err != nil && ctx.Err() == nil {
+					view.note("heap walk failed: " + errorLine(err))
+				}
+			}
 			current = verdict.Analyze(s, vopts)
 			view.sample(s, smp, current)
 		},
@@ -174,6 +201,12 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	})
 	if err != nil {
 		return err
+	}
+	if wr != nil && wr.first != nil && ctx.Err() == nil && res.Stop == watch.StopDone {
+		// The last walk, at the end of the watch.
+		if err := wr.walk(ctx, res.Series.Len()); err != nil {
+			view.note("heap walk failed: " + errorLine(err))
+		}
 	}
 	final := verdict.Analyze(res.Series, vopts)
 	if final == nil {
@@ -187,6 +220,9 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		}
 		if res.Err != nil {
 			out.Error = errorLine(res.Err)
+		}
+		if wr != nil {
+			out.Objects = wr.json()
 		}
 		if err := writeJSON(opts.IO.Out, out); err != nil {
 			return err

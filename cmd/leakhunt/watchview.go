@@ -32,6 +32,8 @@ type watchView struct {
 	printed map[string]bool
 	shown   []string // verdict lines printed so far (for the redraw)
 	notes   []string
+	// refs, with --refs, adds what the walks of the heap found.
+	refs *watchRefs
 }
 
 func newWatchView(opts *WatchOptions, target, dir string) *watchView {
@@ -84,6 +86,9 @@ func (v *watchView) sample(s *watch.Series, smp watch.Sample, vs []verdict.Verdi
 	if v.tty {
 		fmt.Fprintf(&b, "leakhunt watch %s → %s\n%s\n", v.target, v.dir, status)
 		v.growth(&b, s, "")
+		if v.refs != nil {
+			b.WriteString(v.refs.lines(""))
+		}
 		if len(v.shown) > 0 {
 			b.WriteString("\nLeaks so far:\n")
 			for _, l := range v.shown {
@@ -99,6 +104,9 @@ func (v *watchView) sample(s *watch.Series, smp watch.Sample, vs []verdict.Verdi
 	}
 	b.WriteString(status + "\n")
 	v.growth(&b, s, "  ")
+	if v.refs != nil && v.refs.lastIndex == smp.Index {
+		b.WriteString(v.refs.lines("  "))
+	}
 	for _, l := range fresh {
 		b.WriteString(l + "\n")
 	}
@@ -251,6 +259,9 @@ func (v *watchView) end(res *watch.Result, final []verdict.Verdict) {
 		fmt.Fprintf(&b, "cleared: %s (reported during the watch, no longer growing at its end)\n", k)
 	}
 	report.WriteCut(w, 0, b.String())
+	if v.refs != nil {
+		v.refs.end(w, v.width)
+	}
 }
 
 // groupText says which goroutines a goroutine verdict is about: their state

@@ -43,7 +43,7 @@ func TestRealSeriesWithinAMinute(t *testing.T) {
 		{"counts/eventlog@50.json.gz", Heap, []string{"handle:47", "handle:54"}, 32 * time.Second},
 		// One sampled packet buffer at 32 s (the previous rule: 60 s).
 		{"counts/subslice@1.json.gz", Heap, []string{"readPacket:61", "handle:54"}, 40 * time.Second},
-		// RSS outside the Go runtime at 31 s (RSS alone: 52 s).
+		// RSS outside the Go runtime at 32 s (RSS alone: 52 s).
 		{"counts/cgo@1.json.gz", NonGoMemory, nil, 40 * time.Second},
 	}
 	for _, tt := range tests {

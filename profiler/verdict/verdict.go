@@ -126,6 +126,11 @@ type Options struct {
 	// (default 2 MiB); MinRSSShare as a share of RSS (default 2%).
 	MinRSSGrowth float64
 	MinRSSShare  float64
+	// MinRSSSpan is the least time a non-go-memory verdict rests on
+	// (default 20 s): a program's resident set moves in steps of MiB as the
+	// runtime maps, touches and returns pages, and grows by several MiB in
+	// a young program's first seconds.
+	MinRSSSpan time.Duration
 	// Source reads the source line of a site; nil means a new cache.
 	Source *srcfile.Cache
 	// Target is the TARGET argument, used in the commands of Verdict.Next.
@@ -172,6 +177,9 @@ func (o *Options) setDefaults() {
 	def(&o.MinGoroutineShare, 0.05)
 	def(&o.MinRSSGrowth, 2<<20)
 	def(&o.MinRSSShare, 0.02)
+	if o.MinRSSSpan == 0 {
+		o.MinRSSSpan = 20 * time.Second
+	}
 	if o.Source == nil {
 		o.Source = srcfile.NewCache()
 	}
@@ -575,6 +583,11 @@ func nonGoVerdicts(s *watch.Series, o *Options) []Verdict {
 	rule.Floor = math.Max(o.MinRSSGrowth, o.MinRSSShare*median(rss))
 	tr := fit(t, rss)
 	why := tr.Check(rule)
+	if span := t[len(t)-1] - t[0]; span < o.MinRSSSpan.Seconds() {
+		o.explain(NonGoMemory, "RSS", tr, fmt.Sprintf("only %s of RSS (need %s)",
+			time.Duration(span*float64(time.Second)).Round(time.Second/10), o.MinRSSSpan))
+		return nil
+	}
 	// The Go runtime's own memory explains RSS growth unless it grew by less
 	// than a quarter as much. It is measured two ways — what the runtime
 	// holds from the OS (Sys − HeapReleased) and what it has certainly

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -149,6 +150,14 @@ func loadAnalysis(ctx context.Context, io *IOStreams, f *Factory, graph graphFun
 			return nil, fmt.Errorf("%s is not a saved objects analysis: give a PID, core:FILE or a file written by objects -o", t.Path)
 		}
 		return a, err
+	}
+	if t.Kind == snapshot.SourceHTTP {
+		// A pprof endpoint serves no memory; the process behind a loopback
+		// one is on this machine and can be walked.
+		if pid := huntPID(t, 0); pid > 0 {
+			fmt.Fprintf(io.ErrOut, "%s is served by process %d: walking its heap\n", arg, pid)
+			t = source.Target{Kind: snapshot.SourcePID, Arg: strconv.Itoa(pid), PID: pid}
+		}
 	}
 	if io.ErrTTY {
 		// A big heap takes a while to walk: say what is going on.

@@ -165,6 +165,9 @@ func (h *hunter) look(ctx context.Context) error {
 		h.printf("• No heap profile: only goroutines and totals can be watched.\n")
 	case s.Capture.MemProfileRate != nil && *s.Capture.MemProfileRate == 0, s.Heap.Period == 0:
 		h.printf("• The memory profiler is off in this program (MemProfileRate 0): allocation sites cannot be named, totals still can.\n")
+		if h.opts.Objects != nil {
+			h.printf("• Walks of the live heap (leakhunt objects %s) still show what keeps memory alive: the hunt takes one now and one at the end.\n", h.opts.ObjectsTarget)
+		}
 	default:
 		h.printf("• The heap profiler samples one allocation per %s: allocation sites can be named.\n", report.Bytes(s.Heap.Period))
 	}

@@ -412,9 +412,12 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 	if bestTr.Rises < 2 {
 		conf *= 0.8 // one sampled step: the site is named on a single sampled allocation
 	}
+	// The rate and growth charged to the site are the Go heap's growth that
+	// no other verdict explains: the total is exact, while the site's
+	// sampled gain is a handful of 512 KiB steps.
 	v := Verdict{
 		Kind: Heap, Function: best.Site.Function, File: best.Site.File, Line: best.Site.Line,
-		Rate: bestGain / math.Max(total.Span, 1e-9), Unit: BytesPerSecond, Growth: bestGain, Current: bestTr.Last,
+		Rate: unexplained / math.Max(total.Span, 1e-9), Unit: BytesPerSecond, Growth: unexplained, Current: bestTr.Last,
 		Confidence: math.Round(conf*100) / 100,
 		Samples:    total.N, Trend: total,
 	}

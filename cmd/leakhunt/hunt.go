@@ -176,6 +176,9 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 		arg := strconv.Itoa(pid)
 		hopts.ObjectsTarget = arg
 		hopts.Objects = func(ctx context.Context) (*refs.Analysis, error) {
+			if pid == demoPID {
+				return walkChild(ctx, pid)
+			}
 			return loadAnalysis(ctx, io, opts.Factory, source.Graph, arg)
 		}
 	}

@@ -21,6 +21,8 @@ import (
 // directory as objects-NNNN.lhobj, so objects --diff works on any two.
 type watchRefs struct {
 	arg   string // the PID
+	pid   int
+	child bool // the PID is leakhunt's own child (watch -- COMMAND)
 	dir   string
 	every time.Duration
 	n     int
@@ -41,7 +43,7 @@ func newWatchRefs(opts *WatchOptions, t source.Target, childPID int, dir string)
 	if pid <= 0 {
 		return nil, usageErrorf("--refs walks the live heap, which needs a process on this machine: give a PID, a 127.0.0.1 URL, or -- COMMAND")
 	}
-	return &watchRefs{arg: strconv.Itoa(pid), dir: dir, every: opts.RefsEvery, n: opts.N, io: opts.IO, f: opts.Factory}, nil
+	return &watchRefs{arg: strconv.Itoa(pid), pid: pid, child: childPID > 0 && pid == childPID, dir: dir, every: opts.RefsEvery, n: opts.N, io: opts.IO, f: opts.Factory}, nil
 }
 
 // due reports whether a walk is due at now.
@@ -52,9 +54,15 @@ func (w *watchRefs) due(now time.Time) bool {
 // walk analyses the heap and saves the analysis as the index-th walk.
 func (w *watchRefs) walk(ctx context.Context, index int) error {
 	w.lastWalk, w.lastIndex = time.Now(), index
-	quiet := *w.io
-	quiet.ErrOut = io.Discard // the capture line of every walk would drown the view
-	a, err := loadAnalysis(ctx, &quiet, w.f, source.Graph, w.arg)
+	var a *refs.Analysis
+	var err error
+	if w.child {
+		a, err = walkChild(ctx, w.pid)
+	} else {
+		quiet := *w.io
+		quiet.ErrOut = io.Discard // the capture line of every walk would drown the view
+		a, err = loadAnalysis(ctx, &quiet, w.f, source.Graph, w.arg)
+	}
 	if err != nil {
 		w.err = err
 		return err

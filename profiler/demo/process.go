@@ -82,10 +82,11 @@ func Start(ctx context.Context, bin string, opts Options) (*Process, error) {
 	}
 	cmd.WaitDelay = opts.StopTimeout
 	ownGroup(cmd)
+	dieWithParent(cmd)
 	bw := &bannerWriter{out: opts.Stdout, ready: make(chan struct{})}
 	errOut := &holdWriter{out: opts.Stderr}
 	cmd.Stdout, cmd.Stderr = bw, errOut
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd, p.done); err != nil {
 		cancel()
 		return nil, fmt.Errorf("start demo %s: %w", bin, err)
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -243,25 +241,8 @@ func huntChooseProcess(ctx context.Context, opts *HuntOptions, interactive bool)
 // heap: the demo, a PID target, or the process serving a loopback URL; 0
 // when there is none.
 func huntPID(t source.Target, demoPID int) int {
-	switch {
-	case demoPID > 0:
+	if demoPID > 0 {
 		return demoPID
-	case t.Kind == snapshot.SourcePID:
-		return t.PID
-	case t.Kind == snapshot.SourceHTTP:
-		u, err := url.Parse(t.URL)
-		if err != nil {
-			return 0
-		}
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return 0
-		}
-		port, err := strconv.Atoi(u.Port())
-		if err != nil {
-			return 0
-		}
-		pid, _ := procfs.ListenerPID(port)
-		return pid
 	}
-	return 0
+	return source.LocalPID(t)
 }

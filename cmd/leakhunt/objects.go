@@ -154,7 +154,7 @@ func loadAnalysis(ctx context.Context, io *IOStreams, f *Factory, graph graphFun
 	if t.Kind == snapshot.SourceHTTP {
 		// A pprof endpoint serves no memory; the process behind a loopback
 		// one is on this machine and can be walked.
-		if pid := huntPID(t, 0); pid > 0 {
+		if pid := source.LocalPID(t); pid > 0 {
 			fmt.Fprintf(io.ErrOut, "%s is served by process %d: walking its heap\n", arg, pid)
 			t = source.Target{Kind: snapshot.SourcePID, Arg: strconv.Itoa(pid), PID: pid}
 		}

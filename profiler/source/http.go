@@ -111,22 +111,8 @@ func leakCheck(ctx context.Context, s *snapshot.Snapshot, base string, opts Opti
 // fillLocalProcess finds the process serving a loopback URL and records its
 // PID, executable, Go version and memory.
 func fillLocalProcess(s *snapshot.Snapshot, base string) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return
-	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		if port = 80; u.Scheme == "https" {
-			port = 443
-		}
-	}
-	pid, err := procfs.ListenerPID(port)
-	if err != nil || pid == 0 {
+	pid := loopbackPID(base)
+	if pid == 0 {
 		return
 	}
 	s.Target.PID = pid
@@ -144,6 +130,43 @@ func fillLocalProcess(s *snapshot.Snapshot, base string) {
 	if m, err := procfs.ReadMemory(pid); err == nil {
 		s.Process = &snapshot.Process{RSS: m.RSS, PeakRSS: m.PeakRSS, AnonRSS: m.AnonRSS, Threads: m.Threads}
 	}
+}
+
+// loopbackPID is the process on this machine listening on a loopback URL's
+// port, 0 when the URL is not a loopback one or nothing is found.
+func loopbackPID(base string) int {
+	u, err := url.Parse(base)
+	if err != nil {
+		return 0
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return 0
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		if port = 80; u.Scheme == "https" {
+			port = 443
+		}
+	}
+	pid, err := procfs.ListenerPID(port)
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
+// LocalPID is the process on this machine behind t: a PID target's PID, or
+// the process serving a loopback URL; 0 when there is none (a remote URL, a
+// file, a core).
+func LocalPID(t Target) int {
+	switch t.Kind {
+	case snapshot.SourcePID:
+		return t.PID
+	case snapshot.SourceHTTP:
+		return loopbackPID(t.URL)
+	}
+	return 0
 }
 
 // get fetches base+path and returns the body of a 200 answer, or an error a

@@ -175,9 +175,6 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 
 	var wr *watchRefs
 	if opts.Refs {
-		if err := refsTargetOK(t); err != nil {
-			return err
-		}
 		if wr, err = newWatchRefs(opts, t, childPID, dir); err != nil {
 			return err
 		}

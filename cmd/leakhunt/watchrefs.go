@@ -11,7 +11,6 @@ import (
 
 	"github.com/leakhunt/leakhunt/profiler/refs"
 	"github.com/leakhunt/leakhunt/profiler/report"
-	"github.com/leakhunt/leakhunt/profiler/snapshot"
 	"github.com/leakhunt/leakhunt/profiler/source"
 )
 
@@ -20,7 +19,6 @@ import (
 // allocation sites the heap profile names. Each walk is saved in the series
 // directory as objects-NNNN.lhobj, so objects --diff works on any two.
 type watchRefs struct {
-	arg   string // the PID
 	pid   int
 	child bool // the PID is leakhunt's own child (watch -- COMMAND)
 	dir   string
@@ -43,7 +41,7 @@ func newWatchRefs(opts *WatchOptions, t source.Target, childPID int, dir string)
 	if pid <= 0 {
 		return nil, usageErrorf("--refs walks the live heap, which needs a process on this machine: give a PID, a 127.0.0.1 URL, or -- COMMAND")
 	}
-	return &watchRefs{arg: strconv.Itoa(pid), pid: pid, child: childPID > 0 && pid == childPID, dir: dir, every: opts.RefsEvery, n: opts.N, io: opts.IO, f: opts.Factory}, nil
+	return &watchRefs{pid: pid, child: childPID > 0 && pid == childPID, dir: dir, every: opts.RefsEvery, n: opts.N, io: opts.IO, f: opts.Factory}, nil
 }
 
 // due reports whether a walk is due at now.
@@ -61,7 +59,7 @@ func (w *watchRefs) walk(ctx context.Context, index int) error {
 	} else {
 		quiet := *w.io
 		quiet.ErrOut = io.Discard // the capture line of every walk would drown the view
-		a, err = loadAnalysis(ctx, &quiet, w.f, source.Graph, w.arg)
+		a, err = loadAnalysis(ctx, &quiet, w.f, source.Graph, strconv.Itoa(w.pid))
 	}
 	if err != nil {
 		w.err = err
@@ -149,13 +147,4 @@ type watchRefsJSON struct {
 	// Growth is refs.Diff of the first and the last walk.
 	Growth *refs.Change `json:"growth,omitempty"`
 	Error  string       `json:"error,omitempty"`
-}
-
-// refsTargetOK rejects --refs for targets with no memory to walk, before
-// the watch starts.
-func refsTargetOK(t source.Target) error {
-	if t.Kind == snapshot.SourceCore || t.Kind == snapshot.SourceFile {
-		return usageErrorf("--refs walks a live heap: give a PID, a 127.0.0.1 URL, or -- COMMAND")
-	}
-	return nil
 }

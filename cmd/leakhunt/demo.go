@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/leakhunt/leakhunt/profiler/demo"
+	"github.com/leakhunt/leakhunt/profiler/watch"
 )
 
 // NewCmdDemo builds `leakhunt demo`: the built-in leaky programs to practise on.
@@ -78,6 +79,9 @@ type DemoRunOptions struct {
 	Dir  string
 	Tags []string
 	Race bool
+	// MemProfileRate is the demo's heap sampling rate (--memprofilerate); 0,
+	// the default here, leaves the runtime's, as in the hunt guides.
+	MemProfileRate int
 }
 
 // NewCmdDemoRun builds `leakhunt demo run`.
@@ -111,6 +115,9 @@ Run 'leakhunt demo list' for the names.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name, opts.Args = args[0], args[1:]
+			if err := checkMemProfileRate(opts.MemProfileRate); err != nil {
+				return err
+			}
 			if len(opts.Args) > 0 && opts.Args[0] == "--" {
 				opts.Args = opts.Args[1:]
 			}
@@ -125,6 +132,7 @@ Run 'leakhunt demo list' for the names.`,
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "build in DIR and keep the binary and its sources there (default: a temporary directory, removed at exit)")
 	cmd.Flags().StringSliceVar(&opts.Tags, "tags", nil, "build tags: nopprof gives a binary with no pprof endpoint and its memory profiler off")
 	cmd.Flags().BoolVar(&opts.Race, "race", false, "build with the race detector (for the race demo)")
+	addMemProfileRateFlag(cmd, &opts.MemProfileRate, 0)
 	return cmd
 }
 
@@ -141,8 +149,12 @@ func demoRunRun(ctx context.Context, opts *DemoRunOptions) (err error) {
 		return fmt.Errorf("make the build directory: %w", err)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "building demo %s in %s\n", opts.Name, dir)
+	var env []string // leakhunt's own
+	if opts.MemProfileRate > 0 {
+		env = watch.WithMemProfileRate(os.Environ(), opts.MemProfileRate)
+	}
 	p, err := demo.Run(ctx, opts.Name, dir, demo.BuildOptions{Tags: opts.Tags, Race: opts.Race},
-		demo.Options{Args: opts.Args, Stdout: opts.IO.Out, Stderr: opts.IO.ErrOut})
+		demo.Options{Args: opts.Args, Stdout: opts.IO.Out, Stderr: opts.IO.ErrOut, Env: env})
 	if err != nil {
 		return err // it names the demo and what went wrong
 	}
@@ -152,6 +164,9 @@ func demoRunRun(ctx context.Context, opts *DemoRunOptions) (err error) {
 		fmt.Fprintln(opts.IO.Out, l)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "demo %s running as pid %d; Ctrl-C stops it\n", opts.Name, p.PID)
+	if note := memProfileRateNote(os.Environ(), opts.MemProfileRate); note != "" {
+		fmt.Fprintln(opts.IO.ErrOut, note)
+	}
 	select {
 	case <-ctx.Done():
 		err := p.Stop()

@@ -23,6 +23,7 @@ import (
 	"github.com/leakhunt/leakhunt/profiler/source"
 	"github.com/leakhunt/leakhunt/profiler/srcfile"
 	"github.com/leakhunt/leakhunt/profiler/verdict"
+	"github.com/leakhunt/leakhunt/profiler/watch"
 )
 
 // defaultDemo is the demo `leakhunt hunt --demo` hunts when none is named.
@@ -46,6 +47,14 @@ type HuntOptions struct {
 	NoReport bool
 	// NoObjects skips the walks of the live heap (leakhunt objects).
 	NoObjects bool
+	// MemProfileRate is the demo's heap sampling rate (--memprofilerate; 0
+	// leaves the runtime's).
+	MemProfileRate int
+	// MemProfileRateSet is --memprofilerate given: with a running TARGET it
+	// is written into the process (with consent) and set back at the end.
+	MemProfileRateSet bool
+	// WarmUp is how long heap growth must last to be called a leak.
+	WarmUp time.Duration
 }
 
 // NewCmdHunt builds `leakhunt hunt`.
@@ -89,6 +98,10 @@ Exit status: 0 no leak found, 3 a leak was found, 1 an error.`,
 			if opts.Interval <= 0 || opts.Duration < opts.Interval {
 				return usageErrorf("--interval must be positive and --duration at least one interval")
 			}
+			if err := checkMemProfileRate(opts.MemProfileRate); err != nil {
+				return err
+			}
+			opts.MemProfileRateSet = cmd.Flags().Changed("memprofilerate")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -100,9 +113,11 @@ Exit status: 0 no leak found, 3 a leak was found, 1 an error.`,
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "run every step without asking")
 	cmd.Flags().StringVarP(&opts.Dir, "output", "o", "", "directory for the hunt's snapshots and report (default: leakhunt-PROGRAM-TIME)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", time.Second, "time between samples while watching")
-	cmd.Flags().DurationVar(&opts.Duration, "duration", 45*time.Second, "how long to watch")
+	cmd.Flags().DurationVar(&opts.Duration, "duration", time.Minute, "how long to watch")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for a network target's answer")
 	cmd.Flags().BoolVar(&opts.NoReport, "no-report", false, "do not write report.html at the end")
+	addMemProfileRateFlag(cmd, &opts.MemProfileRate, watch.DefaultMemProfileRate)
+	addWarmUpFlag(cmd, &opts.WarmUp)
 	cmd.Flags().BoolVar(&opts.NoObjects, "no-objects", false, "do not walk the live heap to find what keeps the growth alive (the walk stops the process for the copy of its memory)")
 	return cmd
 }
@@ -130,6 +145,13 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 		if t.Kind == snapshot.SourceFile || t.Kind == snapshot.SourceCore {
 			return usageErrorf("a hunt watches a live program: give a URL or a PID, not a file (for files use top, diff or report)")
 		}
+		if opts.MemProfileRateSet {
+			restore, err := setTargetRate(ctx, io, opts.Target, opts.MemProfileRate, !opts.Yes && io.InTTY && io.ErrTTY)
+			if err != nil {
+				return err
+			}
+			defer restore()
+		}
 	}
 	demoPID := 0
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -142,9 +164,14 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 		// The demo is built inside the hunt's directory, so its sources stay
 		// readable for the report and for the commands the hunt suggests.
 		build := filepath.Join(dir, "demo")
-		fmt.Fprintf(io.Out, "Building and starting the demo %q in %s (leakhunt demo run %s -addr 127.0.0.1:0)...\n", opts.Demo, build, opts.Demo)
+		rateFlag := ""
+		if opts.MemProfileRate > 0 {
+			rateFlag = fmt.Sprintf("--memprofilerate %d ", opts.MemProfileRate)
+		}
+		fmt.Fprintf(io.Out, "Building and starting the demo %q in %s (leakhunt demo run %s%s -addr 127.0.0.1:0)...\n", opts.Demo, build, rateFlag, opts.Demo)
 		args := append([]string{"-addr", "127.0.0.1:0"}, opts.DemoArgs...)
-		p, err := demo.Run(ctx, opts.Demo, build, demo.BuildOptions{}, demo.Options{Args: args})
+		env := watch.WithMemProfileRate(os.Environ(), opts.MemProfileRate)
+		p, err := demo.Run(ctx, opts.Demo, build, demo.BuildOptions{}, demo.Options{Args: args, Env: env})
 		if err != nil {
 			return err
 		}
@@ -152,6 +179,9 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 		demoPID = p.PID
 		for _, l := range p.Banner {
 			fmt.Fprintf(io.Out, "  %s\n", l)
+		}
+		if note := memProfileRateNote(os.Environ(), opts.MemProfileRate); note != "" {
+			fmt.Fprintf(io.Out, "  %s\n", note)
 		}
 		opts.Target = strings.TrimSuffix(p.URL, "debug/pprof/")
 	}
@@ -164,7 +194,7 @@ func huntRun(ctx context.Context, opts *HuntOptions) error {
 		return opts.Factory.Capture(ctx, t, source.Options{Timeout: opts.Timeout, Now: opts.Factory.Now, Tool: "leakhunt " + version, GC: true})
 	}
 	hopts := hunt.Options{
-		Target: opts.Target, Capture: capture, Dir: dir, Interval: opts.Interval, Duration: opts.Duration,
+		Target: opts.Target, Capture: capture, Dir: dir, Interval: opts.Interval, Duration: opts.Duration, WarmUp: minHeapSpan(opts.WarmUp),
 		Out: io.Out, In: io.In, Interactive: interactive, Width: io.Width, Now: opts.Factory.Now,
 	}
 	if !opts.NoReport {

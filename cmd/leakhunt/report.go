@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,8 @@ type ReportOptions struct {
 	Output string
 	Force  bool
 	TopN   int
+	// WarmUp is how long heap growth must last to be called a leak.
+	WarmUp time.Duration
 }
 
 // NewCmdReport builds `leakhunt report`. Tests pass runF to see the parsed options.
@@ -72,6 +75,7 @@ it to a ticket. It is written with mode 0600, as snapshots are.`,
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "report.html", "HTML file to write")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "overwrite the output file, and report on snapshots of different programs")
 	cmd.Flags().IntVarP(&opts.TopN, "top", "n", 20, "rows of the top and diff tables")
+	addWarmUpFlag(cmd, &opts.WarmUp)
 	return cmd
 }
 
@@ -110,7 +114,7 @@ func reportRun(ctx context.Context, opts *ReportOptions) error {
 		}
 	}
 	src := srcfile.NewCache()
-	verdicts, note := reportVerdicts(inputs, src)
+	verdicts, note := reportVerdicts(inputs, src, opts.WarmUp)
 	hopts := report.HTMLOptions{
 		Labels: labels, Verdicts: verdicts, VerdictNote: note, Notes: notes,
 		Tool: "leakhunt " + version, Generated: opts.Factory.Now(),
@@ -216,16 +220,19 @@ func sameProgram(inputs []reportInput, force bool) error {
 
 // reportVerdicts runs leakhunt watch's verdict rule over the snapshots, in
 // capture order, and says how the verdicts were reached or why there are none.
-func reportVerdicts(inputs []reportInput, src *srcfile.Cache) ([]report.Verdict, string) {
+func reportVerdicts(inputs []reportInput, src *srcfile.Cache, warmUp time.Duration) ([]report.Verdict, string) {
 	series := watch.NewSeries()
 	for _, in := range inputs {
 		series.Add(in.snap)
 		series.Samples[len(series.Samples)-1].File = in.path
 	}
-	vs := verdict.Analyze(series, verdict.Options{Source: src})
+	vs := verdict.Analyze(series, verdict.Options{Source: src, MinHeapSpan: minHeapSpan(warmUp)})
 	if len(vs) == 0 {
 		if n := verdict.DefaultRule.MinPoints; len(inputs) < n {
 			return nil, fmt.Sprintf("No verdicts: leakhunt's leak rule needs at least %d snapshots and there are %d; take a series with leakhunt watch -o DIR.", n, len(inputs))
+		}
+		if span := series.Samples[len(series.Samples)-1].Time.Sub(series.Samples[0].Time); warmUp > 0 && span < warmUp {
+			return nil, fmt.Sprintf("No leak verdict: no goroutine group or non-Go memory grew steadily over these %d snapshots, and they span %s, less than the %s heap growth must last to be called a leak (--warm-up; see docs/verdicts.md).", len(inputs), span.Round(time.Second/10), warmUp)
 		}
 		return nil, fmt.Sprintf("No leak verdict: nothing grew steadily over these %d snapshots by leakhunt watch's rule (see docs/verdicts.md).", len(inputs))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -37,6 +38,14 @@ type WatchOptions struct {
 	// Refs walks the live heap every RefsEvery (leakhunt objects).
 	Refs      bool
 	RefsEvery time.Duration
+	// MemProfileRate is the heap sampling rate of a program started with
+	// -- COMMAND (--memprofilerate; 0 leaves the runtime's).
+	MemProfileRate int
+	// MemProfileRateSet is --memprofilerate given: with a running TARGET it
+	// is written into the process (with consent) and set back at the end.
+	MemProfileRateSet bool
+	// WarmUp is how long heap growth must last to be called a leak.
+	WarmUp time.Duration
 }
 
 // NewCmdWatch builds `leakhunt watch`.
@@ -97,6 +106,10 @@ least one leak verdict, 1 error.`,
 			if opts.Refs && opts.RefsEvery <= 0 {
 				return usageErrorf("--refs-every must be more than 0, got %s", opts.RefsEvery)
 			}
+			if err := checkMemProfileRate(opts.MemProfileRate); err != nil {
+				return err
+			}
+			opts.MemProfileRateSet = cmd.Flags().Changed("memprofilerate")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -114,6 +127,8 @@ least one leak verdict, 1 error.`,
 	fl.BoolVar(&opts.GC, "gc", true, "have an HTTP target collect garbage before each heap profile, so each sample is current (one GC per sample)")
 	fl.BoolVar(&opts.Refs, "refs", false, "also walk the live heap (leakhunt objects) at the start, every --refs-every and at the end, and show the types and root paths that grew: what keeps the growth alive (a process on this machine; it is stopped for the copy of its memory)")
 	fl.DurationVar(&opts.RefsEvery, "refs-every", 30*time.Second, "with --refs: time between walks of the heap")
+	addMemProfileRateFlag(cmd, &opts.MemProfileRate, watch.DefaultMemProfileRate)
+	addWarmUpFlag(cmd, &opts.WarmUp)
 	fl.BoolVar(&opts.NoLeak, "no-leak-check", false, "skip the runtime's goroutine leak detector (Go 1.27 /debug/pprof/goroutineleak, one extra GC per sample)")
 	return cmd
 }
@@ -144,7 +159,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	var exited func() bool
 	childPID := 0
 	if len(opts.Command) > 0 {
-		child, err := watch.Start(opts.Command, opts.IO.ErrOut)
+		child, err := watch.StartWith(opts.Command, opts.IO.ErrOut, watch.StartOptions{MemProfileRate: opts.MemProfileRate})
 		if err != nil {
 			return err
 		}
@@ -156,6 +171,9 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 			return err
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "watching %s (pid %d) at %s\n", opts.Command[0], child.PID(), target)
+		if note := memProfileRateNote(os.Environ(), opts.MemProfileRate); note != "" {
+			fmt.Fprintln(opts.IO.ErrOut, note)
+		}
 	}
 	t, err := source.Parse(target)
 	if err != nil {
@@ -179,9 +197,16 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 			return err
 		}
 	}
+	if len(opts.Command) == 0 && opts.MemProfileRateSet {
+		restore, err := setTargetRate(ctx, opts.IO, target, opts.MemProfileRate, opts.IO.InTTY && opts.IO.ErrTTY)
+		if err != nil {
+			return err
+		}
+		defer restore()
+	}
 	view := newWatchView(opts, target, dir)
 	view.refs = wr
-	vopts := verdict.Options{Source: srcfile.NewCache(), Target: target, Dir: dir}
+	vopts := verdict.Options{Source: srcfile.NewCache(), Target: target, Dir: dir, MinHeapSpan: minHeapSpan(opts.WarmUp)}
 	var current []verdict.Verdict
 	res, err := watch.Run(ctx, capture, watch.Options{
 		Interval: opts.Interval, Duration: opts.Duration, Dir: dir, Now: f.Now, Exited: exited,

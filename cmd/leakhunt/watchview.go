@@ -27,6 +27,7 @@ type watchView struct {
 	dir     string
 	planned int
 	dur     time.Duration
+	warmUp  time.Duration // --warm-up: heap growth must last this long
 
 	last    map[string]bool // verdict keys found at the previous sample
 	printed map[string]bool
@@ -38,7 +39,7 @@ type watchView struct {
 
 func newWatchView(opts *WatchOptions, target, dir string) *watchView {
 	v := &watchView{
-		n: opts.N, target: target, dir: dir, dur: opts.Duration,
+		n: opts.N, target: target, dir: dir, dur: opts.Duration, warmUp: opts.WarmUp,
 		planned: watch.Options{Interval: opts.Interval, Duration: opts.Duration}.Planned(),
 		last:    map[string]bool{}, printed: map[string]bool{},
 	}
@@ -241,6 +242,9 @@ func (v *watchView) end(res *watch.Result, final []verdict.Verdict) {
 	sort.Strings(cleared)
 	if len(final) == 0 {
 		fmt.Fprintln(w, "no leak found")
+		if d := s.Duration(); v.warmUp > 0 && d < v.warmUp {
+			fmt.Fprintf(w, "(the watch lasted %s: heap growth is called a leak once it has lasted --warm-up %s, so that a cache warming up can show its plateau first; watch longer, or pass --warm-up 0)\n", roundDur(d), v.warmUp)
+		}
 	} else {
 		fmt.Fprintf(w, "%d leak(s):\n", len(final))
 	}

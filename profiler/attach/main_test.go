@@ -57,6 +57,15 @@ func runHelper(mode string) int {
 			}
 		}
 	}}
+	if m, ok := strings.CutPrefix(mode, "rate-"); ok {
+		mode = m
+		if _, err := setRate(ctx, pid, 65536, rateWrite{}, opts.whileStopped); err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		fmt.Println("set")
+		return 0
+	}
 	var err error
 	if strings.HasPrefix(mode, "graph-") {
 		mode = strings.TrimPrefix(mode, "graph-")
@@ -98,6 +107,7 @@ var fixtureBuilds = []fixtureBuild{
 	{name: "go1.27-pie", pkg: "fixture", toolchain: "go1.27.3", flags: []string{"-buildmode=pie"}},
 	{name: "nodwarf", pkg: "fixture", flags: []string{"-ldflags=-w"}},
 	{name: "noprof", pkg: "noprof"},
+	{name: "nosym", pkg: "noprof", flags: []string{"-ldflags=-s"}},
 	{name: "graph", pkg: "graph"},
 	{name: "graph-go1.27", pkg: "graph", toolchain: "go1.27.3"},
 	{name: "graph-pie", pkg: "graph", flags: []string{"-buildmode=pie"}},

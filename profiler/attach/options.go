@@ -2,7 +2,7 @@
 // from core files, with no change to the target. It is leakhunt's only user of
 // delve's pkg/proc, whose API moves between releases: it stays behind this
 // package's small surface (Capture, CaptureCore, WriteCore, CaptureGraph,
-// CaptureGraphCore).
+// CaptureGraphCore; SetMemProfileRate needs no delve).
 //
 // A live capture keeps the target's pause short: the binary's debug
 // information is loaded first, while the process runs; then every thread is
@@ -15,6 +15,11 @@
 // core in memory, which delve reads like any core file: goroutines, stacks,
 // symbols. The target is stopped for the copy alone (Capture.Stopped), and
 // nothing is written into it unless Options.EnableProfiling asks to.
+//
+// SetMemProfileRate is the one other write, made only when the caller asks:
+// it stops the process just long enough to read and write the word
+// runtime.MemProfileRate, found through the binary's symbol table, and
+// RateChange.Restore sets the old value back.
 //
 // The heap profile is rebuilt from the runtime's memory-profile buckets
 // (runtime.mbuckets) exactly as runtime.MemProfile and runtime/pprof build

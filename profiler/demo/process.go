@@ -27,6 +27,10 @@ type Options struct {
 	// StopTimeout is how long Stop waits after SIGTERM before it kills the
 	// demo; 0 means 5 s.
 	StopTimeout time.Duration
+	// Env is the demo's environment, as os.Environ gives it; nil means
+	// leakhunt's own. watch.WithMemProfileRate makes one that sets the heap
+	// profile's sampling rate.
+	Env []string
 }
 
 func (o *Options) setDefaults() {
@@ -81,6 +85,7 @@ func Start(ctx context.Context, bin string, opts Options) (*Process, error) {
 		return cmd.Process.Signal(syscall.SIGTERM)
 	}
 	cmd.WaitDelay = opts.StopTimeout
+	cmd.Env = opts.Env
 	ownGroup(cmd)
 	dieWithParent(cmd)
 	bw := &bannerWriter{out: opts.Stdout, ready: make(chan struct{})}

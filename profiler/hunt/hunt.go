@@ -33,8 +33,11 @@ type Options struct {
 	// Dir is where the hunt keeps its snapshots and report; it must not exist
 	// or be empty.
 	Dir string
-	// Interval and Duration shape the watch (defaults 1s and 45s).
+	// Interval and Duration shape the watch (defaults 1s and 1m).
 	Interval, Duration time.Duration
+	// WarmUp is how long heap growth must last before it is called a leak
+	// (verdict.Options.MinHeapSpan: zero means its default, negative no wait).
+	WarmUp time.Duration
 	// Out receives the narration and the results; In the user's answers.
 	Out io.Writer
 	In  io.Reader
@@ -96,7 +99,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Interval = time.Second
 	}
 	if opts.Duration <= 0 {
-		opts.Duration = 45 * time.Second
+		opts.Duration = time.Minute
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -326,7 +329,7 @@ func (h *hunter) watch(ctx context.Context) error {
 		fmt.Sprintf("sample the program every %s for %s and look for what keeps growing, as objgraph.show_growth() in a loop; steady growth is a leak, a plateau or a sawtooth is not. If the program needs traffic to leak, exercise it now", h.opts.Interval, h.opts.Duration),
 		fmt.Sprintf("leakhunt watch %s --interval %s --duration %s -o %s", h.opts.Target, h.opts.Interval, h.opts.Duration, dir))
 	seen := make(map[string]bool)
-	vopts := verdict.Options{Target: h.opts.Target, Dir: dir, Source: h.src}
+	vopts := verdict.Options{Target: h.opts.Target, Dir: dir, Source: h.src, MinHeapSpan: h.opts.WarmUp}
 	planned := watch.Options{Interval: h.opts.Interval, Duration: h.opts.Duration}.Planned()
 	res, err := watch.Run(ctx, h.opts.Capture, watch.Options{
 		Interval: h.opts.Interval, Duration: h.opts.Duration, Dir: dir, Now: h.opts.Now,

@@ -35,14 +35,16 @@ func TestRealSeriesWithinAMinute(t *testing.T) {
 	}{
 		{"counts/cache@20.json.gz", Heap, []string{"render:97", "page:67"}, 60 * time.Second},
 		{"counts/context@10.json.gz", Heap, []string{"newRequest:53", "newRequest:56"}, 60 * time.Second},
-		// Run H: one sampled page at 27 s (the previous rule waited until 73 s).
-		{"counts/cache-h@20.json.gz", Heap, []string{"render:97", "page:67"}, 40 * time.Second},
-		// Run H: one sampled request body at 5 s (the previous rule: 75 s).
-		{"counts/context-h@10.json.gz", Heap, []string{"newRequest:53", "newRequest:56"}, 40 * time.Second},
-		// One sampled event at 25 s (the previous rule waited for a second, at 40 s).
-		{"counts/eventlog@50.json.gz", Heap, []string{"handle:47", "handle:54"}, 32 * time.Second},
-		// One sampled packet buffer at 32 s (the previous rule: 60 s).
-		{"counts/subslice@1.json.gz", Heap, []string{"readPacket:61", "handle:54"}, 40 * time.Second},
+		// Run H: one sampled page at 27 s (a rule without one-step naming
+		// waited until 73 s); named as soon as the 40 s a heap verdict waits
+		// for a warm-up's plateau are over.
+		{"counts/cache-h@20.json.gz", Heap, []string{"render:97", "page:67"}, 41 * time.Second},
+		// Run H: one sampled request body at 5 s (without one-step naming: 75 s).
+		{"counts/context-h@10.json.gz", Heap, []string{"newRequest:53", "newRequest:56"}, 41 * time.Second},
+		// One sampled event at 25 s (without one-step naming: a second, at 40 s).
+		{"counts/eventlog@50.json.gz", Heap, []string{"handle:47", "handle:54"}, 41 * time.Second},
+		// One sampled packet buffer at 32 s (without one-step naming: 60 s).
+		{"counts/subslice@1.json.gz", Heap, []string{"readPacket:61", "handle:54"}, 41 * time.Second},
 		// RSS outside the Go runtime at 32 s (RSS alone: 52 s).
 		{"counts/cgo@1.json.gz", NonGoMemory, nil, 40 * time.Second},
 	}
@@ -86,12 +88,12 @@ func TestRealSeriesCountsNoLeak(t *testing.T) {
 }
 
 // TestOneSampledStep is the rule for naming a slow leak's site on a single
-// sampled allocation, on a real series of the eventlog demo whose leaked
-// events were sampled once in its first 30 s, while the Go heap's exact total
+// sampled allocation, on a real series of the subslice demo whose leaked
+// packet buffers were sampled once in its first 41 s, while the Go heap's exact total
 // grew steadily: the site is named only while the profile also shows that it
 // keeps what it allocates, and only when the profile says so.
 func TestOneSampledStep(t *testing.T) {
-	const file, fn, line = "counts/eventlog@50.json.gz", "main.handle", 47
+	const file, fn, line = "counts/subslice@1.json.gz", "main.readPacket", 61
 	site := func(s *watch.Series) *watch.SiteSeries {
 		for _, ss := range s.Sites() {
 			if ss.Site.Function == fn && ss.Site.Line == line {
@@ -109,7 +111,7 @@ func TestOneSampledStep(t *testing.T) {
 		}
 		return Verdict{}, false
 	}
-	s := upTo(loadReal(t, file), 30*time.Second)
+	s := upTo(loadReal(t, file), 41*time.Second)
 	ss := site(s)
 	rises := 0
 	for i := 1; i < len(ss.Bytes); i++ {
@@ -118,7 +120,7 @@ func TestOneSampledStep(t *testing.T) {
 		}
 	}
 	if rises != 1 {
-		t.Fatalf("the fixture's site rose %d times in its first 30 s, want once", rises)
+		t.Fatalf("the fixture's site rose %d times in its first 41 s, want once", rises)
 	}
 	v, ok := named(s)
 	if !ok {
@@ -130,7 +132,7 @@ func TestOneSampledStep(t *testing.T) {
 
 	// The same site, had it freed most of what it allocated (churn, with
 	// one object that happened to be alive at the last collections).
-	churn := upTo(loadReal(t, file), 30*time.Second)
+	churn := upTo(loadReal(t, file), 41*time.Second)
 	cs := site(churn)
 	for i := range cs.AllocBytes {
 		cs.AllocBytes[i] *= 5
@@ -140,7 +142,7 @@ func TestOneSampledStep(t *testing.T) {
 	}
 
 	// Without allocation counts one step is not enough.
-	bare := upTo(loadReal(t, file), 30*time.Second)
+	bare := upTo(loadReal(t, file), 41*time.Second)
 	bs := site(bare)
 	bs.AllocBytes, bs.AllocObjects = nil, nil
 	if v, ok := named(bare); ok {

@@ -36,6 +36,11 @@ type Trend struct {
 	// slope predicts for that gap: a plateau has LateRise near zero.
 	LateRise float64 `json:"late_rise"`
 	LateWant float64 `json:"late_want"`
+	// LateSlope is the Theil–Sen slope of the last third of the points (at
+	// least 5): on an exact series, what the growth is doing now. A warm-up
+	// that levelled off a few samples ago still has a steep recent half but
+	// a flat last third.
+	LateSlope float64 `json:"late_slope"`
 	// Rises counts the steps from one point to the next that went up, Moves
 	// those that changed at all.
 	Rises int `json:"rises"`
@@ -100,6 +105,10 @@ func fit(t, y []float64) Trend {
 		a, b := n/3, 2*n/3
 		tr.LateRise = median(y[b:]) - median(y[a:b])
 		tr.LateWant = tr.Slope * (median(t[b:]) - median(t[a:b]))
+	}
+	if n := len(y); n >= 5 {
+		b := min(2*n/3, n-5)
+		tr.LateSlope, _ = theilSen(t[b:], y[b:])
 	}
 	for i := 1; i < len(y); i++ {
 		if y[i] != y[i-1] {

@@ -131,6 +131,12 @@ type Options struct {
 	// runtime maps, touches and returns pages, and grows by several MiB in
 	// a young program's first seconds.
 	MinRSSSpan time.Duration
+	// MinHeapSpan is the least time a heap verdict rests on (default 40 s;
+	// negative: no wait). A cache warming up grows exactly like a leak until
+	// it is full; what tells them apart is the plateau, so a heap verdict
+	// waits long enough for a warm-up of up to about 30 s to have levelled
+	// off and shown it.
+	MinHeapSpan time.Duration
 	// Source reads the source line of a site; nil means a new cache.
 	Source *srcfile.Cache
 	// Target is the TARGET argument, used in the commands of Verdict.Next.
@@ -180,6 +186,9 @@ func (o *Options) setDefaults() {
 	if o.MinRSSSpan == 0 {
 		o.MinRSSSpan = 20 * time.Second
 	}
+	if o.MinHeapSpan == 0 {
+		o.MinHeapSpan = 40 * time.Second
+	}
 	if o.Source == nil {
 		o.Source = srcfile.NewCache()
 	}
@@ -194,6 +203,11 @@ func Analyze(s *watch.Series, opts Options) []Verdict {
 	vs = append(vs, heapVerdicts(s, &opts)...)
 	vs = append(vs, goroutineVerdicts(s, &opts)...)
 	vs = append(vs, nonGoVerdicts(s, &opts)...)
+	if len(vs) == 0 {
+		if v, ok := unplaced(s, &opts); ok {
+			vs = append(vs, v)
+		}
+	}
 	sort.SliceStable(vs, func(i, j int) bool {
 		if vs[i].Confidence != vs[j].Confidence {
 			return vs[i].Confidence > vs[j].Confidence
@@ -269,6 +283,11 @@ func heapVerdicts(s *watch.Series, o *Options) []Verdict {
 	if len(idx) < o.Rule.MinPoints {
 		return nil
 	}
+	if span := t[len(t)-1] - t[0]; span < o.MinHeapSpan.Seconds() {
+		o.explain(Heap, "(Go heap)", Trend{N: len(idx), Span: span},
+			fmt.Sprintf("only %.0f s of samples: a heap verdict waits %s, long enough for a warm-up to show its plateau", span, o.MinHeapSpan))
+		return nil
+	}
 	rule := o.Rule
 	rule.Floor = math.Max(o.MinHeapGrowth, o.MinHeapShare*heapLevel(s))
 	total, haveTotal := heapTotal(s)
@@ -296,6 +315,9 @@ func heapVerdicts(s *watch.Series, o *Options) []Verdict {
 			total.RecentSlope*total.RecentSpan < 0.5*tr.RecentSlope*tr.RecentSpan) {
 			why = fmt.Sprintf("not seen in the Go heap's total (it grew %s, p=%s; %s in the recent half)",
 				bytesText(total.Growth), pval(total.P), bytesText(total.RecentSlope*total.RecentSpan))
+		}
+		if why == "" && haveTotal {
+			why = totalLevelled(total, rule)
 		}
 		o.explain(Heap, fmt.Sprintf("%s (%s:%d)", site.Site.Function, site.Site.File, site.Site.Line), tr, why)
 		if why != "" {
@@ -337,9 +359,88 @@ func heapTotal(s *watch.Series) (Trend, bool) {
 
 func bytesText(x float64) string { return report.Bytes(int64(math.Round(x))) }
 
-// sampleBytes is what one sampled allocation stands for in a heap profile
-// at the default runtime.MemProfileRate (512 KiB).
-const sampleBytes = 512 << 10
+// totalLevelled says why the Go heap's exact total shows a plateau now
+// ("" when it does not): its last third, at least five points, must still
+// climb at the rule's Persist share of the window's slope. The sampled
+// series of a site cannot be asked this (over a third of a window it may
+// move by one sampled step or none), but the total is exact, and a cache
+// that filled up a few samples ago is flat there while its sites' sampled
+// series and the total's recent half still look steep.
+func totalLevelled(total Trend, rule Rule) string {
+	if total.N < 8 || total.LateSlope >= rule.Persist*total.Slope {
+		return ""
+	}
+	return fmt.Sprintf("the Go heap's total has levelled off: its last third grows %s/s, the window %s/s",
+		bytesText(total.LateSlope), bytesText(total.Slope))
+}
+
+// Unplaced is the Function of a heap verdict that names no allocation site:
+// the Go heap's exact total grows, and the sampled heap profile has not
+// caught the allocations that grow it.
+const Unplaced = "the Go heap (no allocation site sampled yet)"
+
+// unplaced is the heap verdict of last resort, when nothing else explains
+// why the Go heap's exact total (HeapAlloc) passes the whole rule: no site
+// verdict, no attributed one and no goroutine group growing (leaked
+// goroutines grow the heap with their descriptors, at sites in the
+// runtime). The heap profile samples one allocation per period (512 KiB by
+// default): a site leaking 20 KiB/s has no sampled object at all after a
+// minute with probability e^(-60×20/512) ≈ 10%, or the profiler is off
+// (runtime.MemProfileRate 0). The leak is real and exact; only its line is
+// missing, and the verdict says how to find what holds it instead.
+func unplaced(s *watch.Series, o *Options) (Verdict, bool) {
+	idx, t := heapPoints(s)
+	if len(idx) < o.Rule.MinPoints || t[len(t)-1]-t[0] < o.MinHeapSpan.Seconds() {
+		return Verdict{}, false
+	}
+	total, ok := heapTotal(s)
+	if !ok {
+		return Verdict{}, false
+	}
+	rule := o.Rule
+	rule.Floor = math.Max(o.MinHeapGrowth, o.MinHeapShare*heapLevel(s))
+	why := total.Check(rule)
+	if why == "" {
+		why = totalLevelled(total, rule)
+	}
+	o.explain(Heap, Unplaced, total, why)
+	if why != "" {
+		return Verdict{}, false
+	}
+	v := Verdict{
+		Kind: Heap, Function: Unplaced,
+		Rate: total.Slope, Unit: BytesPerSecond, Growth: total.Growth, Current: total.Last,
+		Confidence: math.Round(total.Confidence(rule)*0.8*100) / 100,
+		Samples:    total.N, Trend: total,
+	}
+	period := samplePeriod(s)
+	last := s.Samples[len(s.Samples)-1]
+	if last.HeapPeriod == 0 && last.HasHeap && last.ProfileInuse == 0 {
+		v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
+			"; the heap profile is empty (the memory profiler is off), so no allocation site can be named"
+	} else {
+		v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
+			fmt.Sprintf("; no allocation site gained in the sampled heap profile (one allocation sampled per %s): the leaked objects were not sampled yet", bytesText(period))
+	}
+	v.Next = fmt.Sprintf("leakhunt watch %s --refs (what keeps the growth alive, no sampling needed); --memprofilerate 65536 samples allocations 8× as often", quote(o.Target))
+	return v, true
+}
+
+// defaultPeriod is what one sampled allocation stands for in a heap
+// profile at the default runtime.MemProfileRate (512 KiB).
+const defaultPeriod = 512 << 10
+
+// samplePeriod is the heap profile's sampling period in bytes: the
+// series' last known period (a program leakhunt starts is sampled more
+// often, see docs/verdicts.md), or the runtime's default.
+func samplePeriod(s *watch.Series) float64 {
+	for i := len(s.Samples) - 1; i >= 0; i-- {
+		if p := s.Samples[i].HeapPeriod; p > 0 {
+			return float64(p)
+		}
+	}
+	return defaultPeriod
+}
 
 // attributed is the second way to a heap verdict, for leaks too slow for
 // their site's sampled series to pass the rule alone. The runtime samples
@@ -355,6 +456,9 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 		return Verdict{}, false
 	}
 	why := total.Check(rule)
+	if why == "" {
+		why = totalLevelled(total, rule)
+	}
 	o.explain(Heap, "(Go heap total)", total, why)
 	if why != "" {
 		return Verdict{}, false
@@ -373,6 +477,7 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 		bestKept  float64
 		bestSteps string
 	)
+	period := samplePeriod(s)
 	y := make([]float64, len(idx))
 	for _, site := range s.Sites() {
 		if watch.InRuntime(site.Site) {
@@ -386,7 +491,7 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 			continue
 		}
 		tr := fit(t, y)
-		kept, why := attributable(site, tr, gain, unexplained, idx, s.InProgram(site.Site))
+		kept, why := attributable(site, tr, gain, unexplained, idx, s.InProgram(site.Site), period)
 		if why != "" {
 			o.explain(Heap, fmt.Sprintf("%s (%s:%d) for the Go heap's growth", site.Site.Function, site.Site.File, site.Site.Line), tr, why)
 			continue
@@ -440,7 +545,8 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 //     are never freed, so a leaking site's sampled series only steps up:
 //     at most one fall per four rises), with Mann–Kendall p ≤ 0.01;
 //   - it can plausibly carry half of the unexplained growth: it gained a
-//     third of it, or, counted in sampled allocations of 512 KiB, its gain
+//     third of it, or, counted in sampled allocations (one sampling period,
+//     512 KiB by default, each), its gain
 //     is not too small for half the growth (a Poisson count with that mean
 //     is at least this small with probability ≥ 1%; a leak often shows at
 //     two sites, the values and the map or slice that holds them);
@@ -453,7 +559,7 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 //     machinery — connection buffers that live as long as a connection,
 //     the watcher's own included — and needs two steps, as does any site
 //     when the profile has no allocation counts.
-func attributable(site *watch.SiteSeries, tr Trend, gain, unexplained float64, idx []int, own bool) (float64, string) {
+func attributable(site *watch.SiteSeries, tr Trend, gain, unexplained float64, idx []int, own bool, period float64) (float64, string) {
 	kept := -1.0
 	if len(site.AllocBytes) == len(site.Bytes) && len(idx) > 1 {
 		first, last := idx[0], idx[len(idx)-1]
@@ -467,7 +573,7 @@ func attributable(site *watch.SiteSeries, tr Trend, gain, unexplained float64, i
 		return kept, fmt.Sprintf("not a steady climb (rose %d times, fell %d)", tr.Rises, falls)
 	case tr.P > 0.01:
 		return kept, fmt.Sprintf("no significant climb (Mann–Kendall p=%.2g)", tr.P)
-	case gain < unexplained/3 && poissonCDF(math.Round(gain/sampleBytes), unexplained/2/sampleBytes) < 0.01:
+	case gain < unexplained/3 && poissonCDF(math.Round(gain/period), unexplained/2/period) < 0.01:
 		return kept, fmt.Sprintf("gained %s, too little of the heap's unexplained %s", bytesText(gain), bytesText(unexplained))
 	case tr.Rises < 2 && !own:
 		return kept, "one sampled step, outside the program's own code"

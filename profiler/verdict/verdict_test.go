@@ -148,10 +148,12 @@ func TestAnalyze(t *testing.T) {
 			return state{heap: map[*[]frame]int64{&churnStack: 1 << 20}, heapAlloc: 8 << 20,
 				goMemory: 40<<20 + 5<<20 - uint64(i)*(64<<10), rss: 30<<20 + start + uint64(r.IntN(512))<<10}
 		}, nil},
+		// No site's sampled bytes move (none of the leaked objects was
+		// sampled): a heap verdict that names no site, and no non-Go memory.
 		{"RSS grows with the Go heap: not non-Go memory", func(i int, r *rand.Rand) state {
 			g := uint64(i) * (64 << 10)
 			return state{heap: map[*[]frame]int64{&churnStack: 1 << 20}, heapAlloc: 8<<20 + g, goMemory: 40<<20 + g, rss: 30<<20 + g}
-		}, nil},
+		}, []want{{Heap, Unplaced, 0}}},
 		{"slow leak: exact total grows, the sampled site steps twice", func(i int, r *rand.Rand) state {
 			site := int64(512<<10) * int64(i/20) // sampled: one 512 KiB step at 20 s, another at 40 s
 			return state{heap: map[*[]frame]int64{&leakStack: site, &churnStack: 1 << 20},
@@ -189,7 +191,10 @@ func TestAnalyze(t *testing.T) {
 				if v.Kind == Goroutine && (v.CreatedBy == nil || v.CreatedBy.Line != goStmt.line || v.State != "chan send") {
 					t.Errorf("goroutine verdict created by %+v in state %q", v.CreatedBy, v.State)
 				}
-				if v.Kind == Heap && (v.Alloc == nil || !strings.HasPrefix(v.Alloc.Function, "runtime.")) {
+				if v.Kind == Heap && v.Function == Unplaced && (v.File != "" || !strings.Contains(v.Evidence, "not sampled yet") || !strings.Contains(v.Next, "--refs")) {
+					t.Errorf("a heap verdict without a site names %s:%d, says %q, next %q", v.File, v.Line, v.Evidence, v.Next)
+				}
+				if v.Kind == Heap && v.Function != Unplaced && (v.Alloc == nil || !strings.HasPrefix(v.Alloc.Function, "runtime.")) {
 					t.Errorf("heap verdict alloc %+v, want the runtime frame", v.Alloc)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"sync"
@@ -32,16 +33,43 @@ const stopGrace = 5 * time.Second
 // http://localhost:6060".
 var urlPattern = regexp.MustCompile(`https?://(?:127\.0\.0\.1|localhost|\[::1\]):[0-9]+(?:/[^\s"'<>]*)?`)
 
+// StartOptions say how StartWith runs a program. The zero value runs it as
+// Start does: with leakhunt's own environment, untouched.
+type StartOptions struct {
+	// Env is the program's environment, as os.Environ gives it; nil means
+	// leakhunt's own.
+	Env []string
+	// MemProfileRate, when more than 0, is the heap profile's sampling rate
+	// the program starts with (runtime.MemProfileRate, in bytes allocated
+	// per sample), passed in GODEBUG as WithMemProfileRate does: a
+	// memprofilerate already in the environment's GODEBUG wins. 0 leaves the
+	// runtime's default. DefaultMemProfileRate is leakhunt's choice.
+	MemProfileRate int
+}
+
 // Start runs argv[0] with argv[1:], copying its standard output and error to
 // out. The program runs in its own process group, so a Ctrl-C at the
 // terminal reaches leakhunt, which finishes its sample, and not the program,
 // which Stop ends. On Linux the program also gets SIGTERM if the caller's
 // process dies without calling Stop (killed with SIGKILL, say).
 func Start(argv []string, out io.Writer) (*Child, error) {
+	return StartWith(argv, out, StartOptions{})
+}
+
+// StartWith is Start with options: the program's environment and the heap
+// sampling rate it starts with.
+func StartWith(argv []string, out io.Writer, opts StartOptions) (*Child, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command to start")
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if opts.Env != nil || opts.MemProfileRate > 0 {
+		env := opts.Env
+		if env == nil {
+			env = os.Environ()
+		}
+		cmd.Env = WithMemProfileRate(env, opts.MemProfileRate)
+	}
 	setProcessGroup(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -108,6 +136,10 @@ func (c *Child) WaitURL(ctx context.Context, timeout time.Duration) (string, err
 		return "", ctx.Err()
 	}
 }
+
+// Done is closed once the program has exited and all its output has been
+// copied.
+func (c *Child) Done() <-chan struct{} { return c.done }
 
 // Exited reports whether the program has exited.
 func (c *Child) Exited() bool {

@@ -40,6 +40,10 @@ type Sample struct {
 	// ProfileInuse is the in-use bytes the heap profile accounts for
 	// (sampled, as of the last collection).
 	ProfileInuse int64 `json:"profile_inuse,omitempty"`
+	// HeapPeriod is the heap profile's sampling period in bytes
+	// (runtime.MemProfileRate: one allocation sampled per HeapPeriod bytes
+	// allocated), 0 when the profile did not say.
+	HeapPeriod int64 `json:"heap_period,omitempty"`
 	// RSS is the resident set size from the operating system, and AnonRSS
 	// its anonymous part (without executable and library pages), 0 when unknown.
 	RSS        uint64 `json:"rss,omitempty"`
@@ -231,6 +235,7 @@ func (s *Series) Add(snap *snapshot.Snapshot) Sample {
 	if snap.Heap != nil {
 		if total, ok := s.addHeap(snap.Heap, n); ok {
 			smp.HasHeap, smp.ProfileInuse = true, total
+			smp.HeapPeriod = snap.Heap.Period
 		}
 	}
 	if snap.HasGoroutines() {

@@ -118,6 +118,11 @@ func markedLine(t *testing.T, marker string) int {
 	return 0
 }
 
+// noWarmUp judges heap growth without the 40 s a heap verdict waits by
+// default for a warm-up to show its plateau: these watches last seconds
+// (docs/verdicts.md, "Heap: the warm-up allowance").
+const noWarmUp = -1
+
 func watchFor(t *testing.T, url, dir string, samples int) *watch.Result {
 	t.Helper()
 	res, err := watch.Run(context.Background(), captureFrom(t, url), watch.Options{
@@ -147,7 +152,7 @@ func TestWatchNamesHeapLeak(t *testing.T) {
 	if res.Stop != watch.StopDone || res.Series.Len() < 10 || res.Series.Len() > 30 {
 		t.Fatalf("stop %q after %d samples, want done after up to 30", res.Stop, res.Series.Len())
 	}
-	vs := verdict.Analyze(res.Series, verdict.Options{Dir: dir})
+	vs := verdict.Analyze(res.Series, verdict.Options{Dir: dir, MinHeapSpan: noWarmUp})
 	line := markedLine(t, "LEAK-HEAP")
 	var found bool
 	for _, v := range vs {
@@ -195,7 +200,7 @@ func TestWatchNamesGoroutineLeak(t *testing.T) {
 	t.Parallel()
 	url := startLeaker(t, "-mode", "goroutine")
 	res := watchFor(t, url, "", 30)
-	vs := verdict.Analyze(res.Series, verdict.Options{})
+	vs := verdict.Analyze(res.Series, verdict.Options{MinHeapSpan: noWarmUp})
 	line := markedLine(t, "LEAK-GOROUTINE")
 	var found bool
 	for _, v := range vs {
@@ -221,7 +226,7 @@ func TestWatchControls(t *testing.T) {
 	t.Parallel()
 	url := startLeaker(t, "-mode", "controls")
 	res := watchFor(t, url, "", 30)
-	if vs := verdict.Analyze(res.Series, verdict.Options{}); len(vs) > 0 {
+	if vs := verdict.Analyze(res.Series, verdict.Options{MinHeapSpan: noWarmUp}); len(vs) > 0 {
 		t.Fatalf("verdicts on a program that does not leak:%s", describe(vs))
 	}
 }
@@ -357,13 +362,13 @@ func TestWatchByPID(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := markedLine(t, "LEAK-HEAP")
-	vs := verdict.Analyze(res.Series, verdict.Options{})
+	vs := verdict.Analyze(res.Series, verdict.Options{MinHeapSpan: noWarmUp})
 	found := false
 	for _, v := range vs {
 		found = found || (v.Kind == verdict.Heap && v.Function == "main.leakHeap" && v.Line == line)
 	}
 	if !found {
-		verdict.Analyze(res.Series, verdict.Options{Explain: func(k verdict.Kind, site string, tr verdict.Trend, why string) {
+		verdict.Analyze(res.Series, verdict.Options{MinHeapSpan: noWarmUp, Explain: func(k verdict.Kind, site string, tr verdict.Trend, why string) {
 			t.Logf("%s %s: %s (%+v)", k, site, why, tr)
 		}})
 		t.Fatalf("no heap verdict at main.go:%d by PID after %d samples; got:%s", line, res.Series.Len(), describe(vs))

@@ -1,0 +1,81 @@
+package verdict
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/leakhunt/leakhunt/profiler/watch"
+)
+
+// TestNoLiveVerdictOnControls judges every prefix of real series of programs
+// that do not leak, one per second, as watch does after each sample: no
+// verdict at any moment, not only at the end. bounded@80 is the bounded
+// demo at its default rate: its LRU grows 2.5 MiB in 26 s at the site of
+// the cache demo's leak, then stays flat.
+func TestNoLiveVerdictOnControls(t *testing.T) {
+	for _, file := range []string{"counts/bounded@80.json.gz", "counts/cache-fixed@20.json.gz",
+		"counts/eventlog-fixed@50.json.gz", "counts/pool@2.json.gz", "counts/sawtooth@0.5.json.gz"} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			s := loadReal(t, file)
+			if d := s.Samples[s.Len()-1].Time.Sub(s.Samples[0].Time); d < 170*time.Second {
+				t.Fatalf("the fixture covers %s, want 3 minutes", d)
+			}
+			for n := 2; n <= s.Len(); n++ {
+				for _, v := range Analyze(s.Prefix(n), Options{}) {
+					t.Fatalf("verdict at sample %d: %s %s: %s", n, v.Kind, v.Where(), v.Evidence)
+				}
+			}
+		})
+	}
+}
+
+// warmUp is a program whose cache grows 100 KiB/s for w seconds, then stays
+// flat; its site's sampled bytes move in 512 KiB steps, the Go heap's total
+// smoothly, with 64 KiB of jitter.
+func warmUp(w int) func(i int, r *rand.Rand) state {
+	return func(i int, r *rand.Rand) state {
+		g := int64(min(i, w)) * (100 << 10)
+		site := (g / (512 << 10)) * (512 << 10)
+		return state{heap: map[*[]frame]int64{&leakStack: site, &churnStack: 1 << 20},
+			heapAlloc: 8<<20 + uint64(g) + uint64(r.IntN(64))<<10, goMemory: 40 << 20, rss: 30 << 20}
+	}
+}
+
+// firstVerdict is the second (from the first sample) at which a watch of s
+// would first have had a verdict, -1 for none.
+func firstVerdict(s *watch.Series) int {
+	for n := 2; n <= s.Len(); n++ {
+		if len(Analyze(s.Prefix(n), Options{})) > 0 {
+			return n - 1
+		}
+	}
+	return -1
+}
+
+// TestWarmUpOrLeak is the trade-off docs/verdicts.md states: a warm-up that
+// levels off within 30 s is never called a leak; one that lasts longer grows
+// exactly like a leak until it stops, is named once a heap verdict's 40 s
+// have passed, and is cleared once the plateau shows.
+func TestWarmUpOrLeak(t *testing.T) {
+	for _, w := range []int{10, 20, 30} {
+		s := program(180, warmUp(w))
+		if at := firstVerdict(s); at >= 0 {
+			t.Errorf("a warm-up of %d s got a verdict at %d s", w, at)
+		}
+	}
+	s := program(180, warmUp(60))
+	at := firstVerdict(s)
+	if at < 40 || at > 60 {
+		t.Errorf("a 60 s warm-up, indistinguishable from a leak for a minute, first named at %d s, want 40–60 s", at)
+	}
+	if vs := Analyze(s, Options{}); len(vs) > 0 {
+		t.Errorf("a 60 s warm-up still called a leak after 3 minutes: %s", vs[0].Evidence)
+	}
+	// The same growth that never stops is a leak, named at 40 s.
+	leak := program(90, warmUp(1000))
+	if at := firstVerdict(leak); at != 40 {
+		t.Errorf("a steady 100 KiB/s leak first named at %d s, want 40 s (the least a heap verdict waits)", at)
+	}
+}

@@ -66,14 +66,19 @@ func watchLeak() {
 //go:noinline
 func watchCachePut(i int) { watchCache[i%128] = make([]byte, 16<<10) }
 
-// watchServe leaks 64 KiB every 25 ms (-mode heap), or runs a warm bounded
-// cache and a sawtooth of 4 MiB temporary buffers (-mode controls), with
-// short-lived garbage in both, until SIGTERM.
+// watchServe leaks 64 KiB every 25 ms (-mode heap; -mode heap-noprofile
+// does the same with its memory profiler switched off, as some services
+// do), or runs a warm bounded cache and a sawtooth of 4 MiB temporary
+// buffers (-mode controls), with short-lived garbage in all, until SIGTERM.
 func watchServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	mode := fs.String("mode", "heap", "heap or controls")
+	mode := fs.String("mode", "heap", "heap, heap-noprofile or controls")
+	addrFile := fs.String("addrfile", "", "also write the listening address to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *mode == "heap-noprofile" {
+		runtime.MemProfileRate = 0
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,6 +94,12 @@ func watchServe(args []string) int {
 		}
 	}
 	go http.Serve(ln, http.DefaultServeMux) // net/http/pprof is registered by fixture_test.go
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile, []byte(ln.Addr().String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	fmt.Printf("pprof: http://%s/debug/pprof/\n", ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -102,7 +113,7 @@ func watchServe(args []string) int {
 		}
 		watchSink = make([]byte, 8<<10)
 		switch *mode {
-		case "heap":
+		case "heap", "heap-noprofile":
 			watchLeak()
 		case "controls":
 			watchCachePut(i)

@@ -5,6 +5,8 @@
 # block between "<!-- out DEMO/NN -->" and "<!-- /out -->" in docs/hunts/*.md
 # is replaced by the file's text in a code block.
 # Needs leakhunt on PATH (go build -o DIR/leakhunt ./cmd/leakhunt), go and python3.
+# JOBS demos run at a time (default 2: each runs real load for about three
+# minutes, and their timings suffer on a busy machine).
 set -u
 if [[ ${1:-} == fill ]]; then
   exec python3 - "${2:?usage: capture.sh fill OUTDIR}" "$(dirname "$0")" <<'PY'
@@ -32,7 +34,7 @@ out=$(cd "$out" && pwd)
 declare -A port=([cache]=17061 [subslice]=17062 [sender]=17063 [ranger]=17064 [worker]=17065 [context]=17066
   [eventlog]=17067 [body]=17068 [cgo]=17069 [bounded]=17070 [sawtooth]=17071 [pool]=17072)
 declare -A rate=([cache]=100 [subslice]=5 [sender]=20 [ranger]=10 [worker]=10 [context]=50
-  [eventlog]=250 [body]=5 [cgo]=5 [bounded]=60 [sawtooth]=0.5 [pool]=2)
+  [eventlog]=250 [body]=5 [cgo]=5 [bounded]=80 [sawtooth]=0.5 [pool]=2)
 
 # step DIR N COMMAND: run COMMAND in DIR, keep "$ COMMAND" and its output in DIR/N.txt
 step() {
@@ -70,6 +72,13 @@ hunt() {
   step "$dir" 06 leakhunt top after.lhsnap --by stack -n $stacks
   step "$dir" 07 leakhunt stats after.lhsnap
   case $name in
+  cache | subslice | context | eventlog)
+    # what keeps the growth alive: the live heap walked from its roots
+    local pid
+    pid=$(sed -n 's/^pid //p' "$dir/00-run.txt")
+    step "$dir" 12 leakhunt objects $pid --by root -n 3 ;;
+  esac
+  case $name in
   sender | ranger | worker)
     step "$dir" 08 leakhunt stacks after.lhsnap --by site -n 1 ;;
   body)
@@ -81,16 +90,25 @@ hunt() {
     step "$dir" 08 leakhunt snapshot --gc $url -o later.lhsnap
     step "$dir" 09 leakhunt diff after.lhsnap later.lhsnap -n 3 ;;
   esac
-  step "$dir" 10 leakhunt watch $url --interval 5s --duration 1m -n 2 -o series
+  # the fixed variants' guides quote only 00-run and 04
+  [[ -z $variant ]] && step "$dir" 10 leakhunt watch $url --interval 5s --duration 1m -n 2 -o series
   kill -TERM $lh
   wait $lh
+  if [[ $name == bounded ]]; then
+    # the same control watched from its start, through the warm-up
+    step "$dir" 11 leakhunt watch --interval 5s --duration 1m -n 2 -o series-start -- \
+      leakhunt demo run bounded -addr 127.0.0.1:$((p + 200))
+  fi
 }
 
 if [[ $# -eq 0 ]]; then
   set -- cache subslice sender ranger worker context eventlog body cgo bounded sawtooth pool \
     cache:fixed subslice:fixed sender:fixed ranger:fixed worker:fixed context:fixed eventlog:fixed body:fixed cgo:fixed
 fi
-for d in "$@"; do hunt "$d" & done
+for d in "$@"; do
+  while (($(jobs -rp | wc -l) >= ${JOBS:-2})); do wait -n; done
+  hunt "$d" &
+done
 wait
 
 # The race demo: a few rounds with the race detector, then SIGTERM.

@@ -430,8 +430,13 @@ func (h *hunter) drill(ctx context.Context) error {
 	}
 	last := h.lastFile()
 	focus := regexp.QuoteMeta(shortFunc(v.Function))
-	switch v.Kind {
-	case verdict.Heap:
+	switch {
+	case v.Kind == verdict.Heap && v.Function == verdict.Unplaced:
+		h.begin("Look at what grew",
+			"the Go heap's exact total grows steadily, but the heap profile, which samples one allocation in so many bytes, has not caught the growing allocations yet: the diff shows what it did catch, and the walk of the live heap below names what keeps the growth alive without any sampling. A longer watch, or a finer sampling rate (--memprofilerate), lets the profile name the line",
+			fmt.Sprintf("leakhunt diff %s %s -n 5", h.path("baseline.lhsnap"), last))
+		h.diff()
+	case v.Kind == verdict.Heap:
 		h.begin("Drill into the allocation site",
 			"see who calls the growing site, how much it added since the baseline, and the code itself",
 			fmt.Sprintf("leakhunt top %s --by stack --focus '%s' -n 3", last, focus),
@@ -442,7 +447,7 @@ func (h *hunter) drill(ctx context.Context) error {
 		}
 		h.printf("\n")
 		h.diff()
-	case verdict.Goroutine:
+	case v.Kind == verdict.Goroutine:
 		h.begin("Drill into the goroutine group",
 			"see where the goroutines are blocked, how long, and which go statement started them",
 			fmt.Sprintf("leakhunt stacks %s --filter '%s' --source", last, focus))
@@ -455,7 +460,7 @@ func (h *hunter) drill(ctx context.Context) error {
 			h.printf("\nThe go statement that starts them, %s:%d:\n", v.CreatedBy.File, v.CreatedBy.Line)
 			h.source(v.CreatedBy.File, v.CreatedBy.Line)
 		}
-	case verdict.NonGoMemory:
+	case v.Kind == verdict.NonGoMemory:
 		h.begin("Compare RSS with the Go runtime's memory",
 			"the process grows outside the Go heap: the Go profiles cannot name the site, but the totals show the gap",
 			"leakhunt stats "+last)

@@ -6,6 +6,8 @@ package hunt
 import (
 	"regexp"
 	"strings"
+
+	"github.com/leakhunt/leakhunt/profiler/verdict"
 )
 
 // Pattern is a known way Go programs leak, with the usual fix.
@@ -59,6 +61,13 @@ func Explain(e Evidence) Pattern {
 		}
 	case "goroutine":
 		return explainGoroutine(e, src)
+	}
+	if e.Function == verdict.Unplaced {
+		return Pattern{
+			Name: "heap growth no allocation site explains yet",
+			Why:  "the Go heap's exact total grows steadily, but the sampled heap profile holds none of the growing objects: the leak is slow for the sampling rate, or the program's memory profiler is off",
+			Fix:  "find what holds the growth: walk the live heap twice (leakhunt objects PID -o a.lhobj, later -o b.lhobj, then leakhunt objects --diff a.lhobj b.lhobj) or watch with --refs; to name the allocating line, watch longer or with a finer --memprofilerate",
+		}
 	}
 	switch {
 	case ctxWith.MatchString(src):

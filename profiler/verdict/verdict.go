@@ -389,14 +389,21 @@ const Unplaced = "the Go heap (no allocation site sampled yet)"
 // (runtime.MemProfileRate 0). The leak is real and exact; only its line is
 // missing, and the verdict says how to find what holds it instead.
 func unplaced(s *watch.Series, o *Options) (Verdict, bool) {
+	// One point per garbage collection, as for the sites: between
+	// collections HeapAlloc also counts the garbage made since the last one,
+	// which rises steadily until the next; a target that collects before
+	// every sample (heap?gc=1) has a collection between every two points.
 	idx, t := heapPoints(s)
-	if len(idx) < o.Rule.MinPoints || t[len(t)-1]-t[0] < o.MinHeapSpan.Seconds() {
+	var tt, ty []float64
+	for k, i := range idx {
+		if s.Samples[i].HasMemStats {
+			tt, ty = append(tt, t[k]), append(ty, float64(s.Samples[i].HeapAlloc))
+		}
+	}
+	if len(ty) < o.Rule.MinPoints || tt[len(tt)-1]-tt[0] < o.MinHeapSpan.Seconds() {
 		return Verdict{}, false
 	}
-	total, ok := heapTotal(s)
-	if !ok {
-		return Verdict{}, false
-	}
+	total := fit(tt, ty)
 	rule := o.Rule
 	rule.Floor = math.Max(o.MinHeapGrowth, o.MinHeapShare*heapLevel(s))
 	why := total.Check(rule)
@@ -415,9 +422,9 @@ func unplaced(s *watch.Series, o *Options) (Verdict, bool) {
 	}
 	period := samplePeriod(s)
 	last := s.Samples[len(s.Samples)-1]
-	if last.HeapPeriod == 0 && last.HasHeap && last.ProfileInuse == 0 {
+	if last.HeapPeriod == 0 && last.HasHeap {
 		v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
-			"; the heap profile is empty (the memory profiler is off), so no allocation site can be named"
+			"; the heap profile has no sampling rate: the program's memory profiler is off (runtime.MemProfileRate 0), so no allocation site can be named"
 	} else {
 		v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
 			fmt.Sprintf("; no allocation site gained in the sampled heap profile (one allocation sampled per %s): the leaked objects were not sampled yet", bytesText(period))

@@ -79,3 +79,48 @@ func TestWarmUpOrLeak(t *testing.T) {
 		t.Errorf("a steady 100 KiB/s leak first named at %d s, want 40 s (the least a heap verdict waits)", at)
 	}
 }
+
+// TestRealSeriesFinerSampling judges series of the leaky demos as watch
+// -- COMMAND records them now, with the heap sampled once per 64 KiB
+// (GODEBUG=memprofilerate=65536, scripts/accuracy.sh -save): every leak is
+// named at a line its doc gives once the 40 s a heap verdict waits are over,
+// and the -fixed variants get no verdict at any moment.
+func TestRealSeriesFinerSampling(t *testing.T) {
+	tests := []struct {
+		file string
+		at   []string
+	}{
+		{"counts64/cache@20.json.gz", []string{"render:97", "page:67"}},
+		{"counts64/context@10.json.gz", []string{"newRequest:53", "newRequest:56"}},
+		{"counts64/eventlog@50.json.gz", []string{"handle:47", "handle:54"}},
+		{"counts64/subslice@1.json.gz", []string{"readPacket:61", "handle:54"}},
+		{"counts64/cache-fixed@20.json.gz", nil},
+		{"counts64/eventlog-fixed@50.json.gz", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			s := loadReal(t, tt.file)
+			if p := samplePeriod(s); p != 64<<10 {
+				t.Fatalf("the fixture's heap profile samples per %v bytes, want 65536", p)
+			}
+			if tt.at == nil {
+				for n := 2; n <= s.Len(); n++ {
+					for _, v := range Analyze(s.Prefix(n), Options{}) {
+						t.Fatalf("verdict at sample %d: %s %s: %s", n, v.Kind, v.Where(), v.Evidence)
+					}
+				}
+				return
+			}
+			for _, v := range Analyze(upTo(s, 42*time.Second), Options{}) {
+				for _, at := range tt.at {
+					if v.Kind == Heap && matchSite(v, at) {
+						return
+					}
+				}
+				t.Logf("got %s %s: %s", v.Kind, v.Where(), v.Evidence)
+			}
+			t.Fatalf("no heap verdict at any of %v within 42 s", tt.at)
+		})
+	}
+}

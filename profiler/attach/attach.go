@@ -54,6 +54,22 @@ func (t *target) close() {
 // even if the process exits or the file is replaced.
 func (t *target) exePath() string { return fmt.Sprintf("/proc/self/fd/%d", t.exeFile.Fd()) }
 
+// executable is the path of process pid's executable, or why it has none
+// leakhunt can read (no such process, no permission, a kernel thread).
+func executable(pid int) (string, error) {
+	exe, err := procfs.ExePath(pid)
+	if err == nil {
+		return exe, nil
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return "", permissionError(pid)
+	}
+	if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); serr != nil {
+		return "", fmt.Errorf("no process with PID %d: %w", pid, ErrNoProcess)
+	}
+	return "", fmt.Errorf("process %d has no executable to read (a kernel thread or a zombie?): %w", pid, ErrNotGo)
+}
+
 // inspect checks that pid is a Go process leakhunt can attach to and loads
 // what the stop will need, all while the process runs.
 func inspect(pid int) (*target, error) {
@@ -61,15 +77,9 @@ func inspect(pid int) (*target, error) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 		return nil, fmt.Errorf("no process with PID %d (check the number with `leakhunt ps`): %w", pid, ErrNoProcess)
 	}
-	exe, err := procfs.ExePath(pid)
+	exe, err := executable(pid)
 	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return nil, permissionError(pid)
-		}
-		if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); serr != nil {
-			return nil, fmt.Errorf("no process with PID %d: %w", pid, ErrNoProcess)
-		}
-		return nil, fmt.Errorf("process %d has no executable to read (a kernel thread or a zombie?): %w", pid, ErrNotGo)
+		return nil, err
 	}
 	t.exe = exe
 	f, err := os.Open(procfs.Exe(pid))

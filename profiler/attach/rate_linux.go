@@ -143,15 +143,9 @@ func findRate(pid int) (*rateTarget, error) {
 	if st := threadState(pid, pid); st == 'Z' || st == 'X' {
 		return nil, fmt.Errorf("process %d has exited: %w", pid, ErrExited)
 	}
-	exe, err := procfs.ExePath(pid)
+	exe, err := executable(pid)
 	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return nil, permissionError(pid)
-		}
-		if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); serr != nil {
-			return nil, fmt.Errorf("no process with PID %d: %w", pid, ErrNoProcess)
-		}
-		return nil, fmt.Errorf("process %d has no executable to read (a kernel thread or a zombie?): %w", pid, ErrNotGo)
+		return nil, err
 	}
 	what := fmt.Sprintf("process %d (%s)", pid, filepath.Base(exe))
 	f, err := os.Open(procfs.Exe(pid))

@@ -114,18 +114,7 @@ func TestStartMemProfileRate(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var out syncBuffer
-			c, err := watch.StartWith([]string{os.Args[0]}, &out, watch.StartOptions{Env: tt.env, MemProfileRate: tt.rate})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Stop()
-			select {
-			case <-c.Done():
-			case <-time.After(time.Minute):
-				t.Fatalf("the program has not exited after a minute; it printed %q", out.String())
-			}
-			if got, want := strings.TrimSpace(out.String()), fmt.Sprintf("memprofilerate %d", tt.want); got != want {
+			if got, want := printed(t, watch.StartOptions{Env: tt.env, MemProfileRate: tt.rate}), fmt.Sprintf("memprofilerate %d", tt.want); got != want {
 				t.Errorf("the program printed %q, want %q", got, want)
 			}
 		})
@@ -137,8 +126,17 @@ func TestStartMemProfileRate(t *testing.T) {
 func TestStartInheritsEnvironment(t *testing.T) {
 	t.Setenv(childEnv, "printrate")
 	t.Setenv("GODEBUG", "gctrace=0")
+	if got := printed(t, watch.StartOptions{MemProfileRate: 4096}); got != "memprofilerate 4096" {
+		t.Errorf("the program printed %q, want memprofilerate 4096", got)
+	}
+}
+
+// printed starts this test binary as the program (it prints its
+// runtime.MemProfileRate and exits) with opts, and returns what it printed.
+func printed(t *testing.T, opts watch.StartOptions) string {
+	t.Helper()
 	var out syncBuffer
-	c, err := watch.StartWith([]string{os.Args[0]}, &out, watch.StartOptions{MemProfileRate: 4096})
+	c, err := watch.StartWith([]string{os.Args[0]}, &out, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +146,7 @@ func TestStartInheritsEnvironment(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("the program has not exited after a minute; it printed %q", out.String())
 	}
-	if got := strings.TrimSpace(out.String()); got != "memprofilerate 4096" {
-		t.Errorf("the program printed %q, want memprofilerate 4096", got)
-	}
+	return strings.TrimSpace(out.String())
 }
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutines of a Child

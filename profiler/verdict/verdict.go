@@ -410,6 +410,22 @@ func unplaced(s *watch.Series, o *Options) (Verdict, bool) {
 	if why == "" {
 		why = totalLevelled(total, rule)
 	}
+	if why == "" {
+		// "Not sampled yet" must be what the profile says: when the
+		// program's own sites gained half of the growth in the sampled
+		// profile, the growth is placed, and their own series decided (a
+		// cache that filled up: its sites have levelled off, while the
+		// total's window still holds the warm-up).
+		placed := 0.0
+		for _, site := range s.Sites() {
+			if !watch.InRuntime(site.Site) && s.InProgram(site.Site) {
+				placed += math.Max(0, float64(site.Bytes[idx[len(idx)-1]]-site.Bytes[idx[0]]))
+			}
+		}
+		if placed >= 0.5*total.Growth {
+			why = fmt.Sprintf("the program's own sites gained %s of it in the sampled profile, and their own series decide", bytesText(placed))
+		}
+	}
 	o.explain(Heap, Unplaced, total, why)
 	if why != "" {
 		return Verdict{}, false

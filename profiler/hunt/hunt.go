@@ -375,6 +375,9 @@ func (h *hunter) verdict(ctx context.Context) error {
 	vs := h.res.Verdicts
 	if len(vs) == 0 {
 		h.printf("No leak found in %s: nothing grew steadily. A slow leak may need a longer watch (--duration), or traffic.\n", h.opts.Duration)
+		if w := h.opts.WarmUp; w == 0 && h.opts.Duration < 40*time.Second || w > 0 && h.opts.Duration < w {
+			h.printf("(Heap growth is called a leak only once it has lasted --warm-up, 40s by default, so that a cache warming up can show its plateau first: this watch was shorter.)\n")
+		}
 		if h.last != nil && h.base != nil {
 			h.printf("\nWhat changed most anyway (leakhunt diff %s %s):\n\n", h.path("baseline.lhsnap"), h.lastFile())
 			h.diff()

@@ -673,7 +673,7 @@ func goroutineVerdicts(s *watch.Series, o *Options) []Verdict {
 			v.CreatedBy = &c
 		}
 		v.Stack = cutStack(g.Stack)
-		v.Evidence = evidence(tr, func(x float64) string { return fmt.Sprintf("%.3g", x) }, "/min", 60)
+		v.Evidence = evidence(tr, countText, "/min", 60)
 		if v.State != "" {
 			v.Evidence = fmt.Sprintf("%.0f goroutines in state %q; ", tr.Last, v.State) + v.Evidence
 		}
@@ -871,4 +871,11 @@ func quote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// countText writes a number of goroutines (a count, a slope or a spread) to
+// three significant digits and at most one decimal: a spread of 0.0004
+// goroutines is none.
+func countText(x float64) string {
+	return fmt.Sprintf("%.3g", math.Round(x*10)/10)
 }

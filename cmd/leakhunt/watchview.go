@@ -259,8 +259,16 @@ func (v *watchView) end(res *watch.Result, final []verdict.Verdict) {
 			fmt.Fprintf(&b, "    next: %s\n", vd.Next)
 		}
 	}
+	named := false
+	for _, vd := range final {
+		named = named || vd.Kind == verdict.Heap && vd.Function != verdict.Unplaced
+	}
 	for _, k := range cleared {
-		fmt.Fprintf(&b, "cleared: %s (reported during the watch, no longer growing at its end)\n", k)
+		if named && strings.HasPrefix(k, string(verdict.Heap)+" "+verdict.Unplaced) {
+			fmt.Fprintf(&b, "superseded: %s (reported during the watch; the heap verdicts above name the sites since)\n", k)
+			continue
+		}
+		fmt.Fprintf(&b, "cleared: %s (reported during the watch; its growth no longer passes the rule at the end)\n", k)
 	}
 	report.WriteCut(w, 0, b.String())
 	if v.refs != nil {

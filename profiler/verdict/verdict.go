@@ -90,7 +90,10 @@ func cutStack(fs []snapshot.Frame) []snapshot.Frame {
 
 // Key identifies a verdict across evaluations, so a watch prints each once.
 func (v Verdict) Key() string {
-	k := fmt.Sprintf("%s %s %s:%d", v.Kind, v.Function, v.File, v.Line)
+	k := fmt.Sprintf("%s %s", v.Kind, v.Function)
+	if v.File != "" {
+		k += fmt.Sprintf(" %s:%d", v.File, v.Line)
+	}
 	if v.CreatedBy != nil {
 		k += fmt.Sprintf(" created by %s:%d", v.CreatedBy.File, v.CreatedBy.Line)
 	}
@@ -377,7 +380,7 @@ func totalLevelled(total Trend, rule Rule) string {
 // Unplaced is the Function of a heap verdict that names no allocation site:
 // the Go heap's exact total grows, and the sampled heap profile has not
 // caught the allocations that grow it.
-const Unplaced = "the Go heap (no allocation site sampled yet)"
+const Unplaced = "the Go heap (no allocation site named yet)"
 
 // unplaced is the heap verdict of last resort, when nothing else explains
 // why the Go heap's exact total (HeapAlloc) passes the whole rule: no site
@@ -410,16 +413,24 @@ func unplaced(s *watch.Series, o *Options) (Verdict, bool) {
 	if why == "" {
 		why = totalLevelled(total, rule)
 	}
+	var (
+		placed, topGain float64
+		top             *watch.SiteSeries
+	)
 	if why == "" {
 		// "Not sampled yet" must be what the profile says: when the
 		// program's own sites gained half of the growth in the sampled
 		// profile, the growth is placed, and their own series decided (a
 		// cache that filled up: its sites have levelled off, while the
 		// total's window still holds the warm-up).
-		placed := 0.0
+		placed, top, topGain = 0.0, nil, 0.0
 		for _, site := range s.Sites() {
 			if !watch.InRuntime(site.Site) && s.InProgram(site.Site) {
-				placed += math.Max(0, float64(site.Bytes[idx[len(idx)-1]]-site.Bytes[idx[0]]))
+				gain := math.Max(0, float64(site.Bytes[idx[len(idx)-1]]-site.Bytes[idx[0]]))
+				placed += gain
+				if gain > topGain {
+					top, topGain = site, gain
+				}
 			}
 		}
 		if placed >= 0.5*total.Growth {
@@ -441,9 +452,13 @@ func unplaced(s *watch.Series, o *Options) (Verdict, bool) {
 	if last.HeapPeriod == 0 && last.HasHeap {
 		v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
 			"; the heap profile has no sampling rate: the program's memory profiler is off (runtime.MemProfileRate 0), so no allocation site can be named"
+	} else if top == nil {
+		v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
+			fmt.Sprintf("; no allocation site of the program gained in the sampled heap profile (one allocation sampled per %s): the leaked objects were not sampled yet", bytesText(period))
 	} else {
 		v.Evidence = "the Go heap " + evidence(total, bytesText, "/s", 1) +
-			fmt.Sprintf("; no allocation site gained in the sampled heap profile (one allocation sampled per %s): the leaked objects were not sampled yet", bytesText(period))
+			fmt.Sprintf("; the program's own sites gained only %s of it in the sampled heap profile (one allocation sampled per %s), too little to name one yet; the most, %s, at %s (%s:%d)",
+				bytesText(placed), bytesText(period), bytesText(topGain), top.Site.Function, top.Site.File, top.Site.Line)
 	}
 	v.Next = fmt.Sprintf("leakhunt watch %s --refs (what keeps the growth alive, no sampling needed); --memprofilerate 65536 samples allocations 8× as often", quote(o.Target))
 	return v, true
@@ -509,8 +524,11 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 		for k, i := range idx {
 			y[k] = float64(site.Bytes[i])
 		}
+		// The total's growth already cleared the floor; the site needs
+		// only to have been sampled growing, and to be able to carry the
+		// growth (attributable's Poisson test).
 		gain := y[len(y)-1] - y[0]
-		if gain < rule.Floor || gain < bestGain {
+		if gain < period || gain < bestGain {
 			continue
 		}
 		tr := fit(t, y)

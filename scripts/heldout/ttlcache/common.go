@@ -1,0 +1,6 @@
+package main
+
+import "github.com/leakhunt/leakhunt/scripts/heldout/internal/svc"
+
+func servePprof()      { svc.ServePprof() }
+func renderResponses() { svc.RenderResponses() }

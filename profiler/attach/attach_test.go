@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -445,22 +444,13 @@ func TestErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t.Run("no such PID", func(t *testing.T) {
-		cmd := exec.Command("true")
-		if err := cmd.Run(); err != nil {
-			t.Fatal(err)
-		}
-		_, err := Capture(ctx, cmd.Process.Pid, Options{})
+		_, err := Capture(ctx, exitedPID(t), Options{})
 		if !errors.Is(err, ErrNoProcess) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("not Go", func(t *testing.T) {
-		cmd := exec.Command("sleep", "60")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		_, err := Capture(ctx, cmd.Process.Pid, Options{})
+		_, err := Capture(ctx, notGoPID(t), Options{})
 		if !errors.Is(err, ErrNotGo) || !strings.Contains(err.Error(), "sleep") {
 			t.Fatalf("got %v", err)
 		}

@@ -356,3 +356,26 @@ func assertRunning(t *testing.T, p *testProc) {
 		resp.Body.Close()
 	}
 }
+
+// exitedPID is the PID of a process that has run and exited (and been
+// reaped): no process has it, until the kernel hands it out again.
+func exitedPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// notGoPID is the PID of a running process that is not a Go program
+// (sleep), ended when the test ends.
+func notGoPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -205,21 +204,12 @@ func TestSetMemProfileRateErrors(t *testing.T) {
 		}
 	})
 	t.Run("no such PID", func(t *testing.T) {
-		cmd := exec.Command("true")
-		if err := cmd.Run(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := SetMemProfileRate(ctx, cmd.Process.Pid, 65536); !errors.Is(err, ErrNoProcess) {
+		if _, err := SetMemProfileRate(ctx, exitedPID(t), 65536); !errors.Is(err, ErrNoProcess) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("not Go", func(t *testing.T) {
-		cmd := exec.Command("sleep", "60")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		if _, err := SetMemProfileRate(ctx, cmd.Process.Pid, 65536); !errors.Is(err, ErrNotGo) {
+		if _, err := SetMemProfileRate(ctx, notGoPID(t), 65536); !errors.Is(err, ErrNotGo) {
 			t.Fatalf("got %v", err)
 		}
 	})

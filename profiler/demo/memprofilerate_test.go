@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -95,4 +96,30 @@ func TestStartMemProfileRate(t *testing.T) {
 			t.Errorf("nopprof demo with GODEBUG=memprofilerate=65536: %q, want %q", got, want)
 		}
 	})
+}
+
+// TestStartMemProfileRateGo127 is the same for a demo built by Go 1.27: the
+// runtime of both supported Go versions takes the rate from GODEBUG.
+func TestStartMemProfileRateGo127(t *testing.T) {
+	needGo(t)
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "cache")
+	cmd := exec.Command("go", "build", "-o", bin, "../../leakdemo/cache")
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=go1.27.3", "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("the Go 1.27 toolchain (GOTOOLCHAIN=go1.27.3) could not build the demo: %v: %s", err, out)
+	}
+	base := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") })
+	p, err := Start(context.Background(), bin, Options{Args: []string{"-addr", "127.0.0.1:0", "-no-churn"},
+		Env: watch.WithMemProfileRate(base, watch.DefaultMemProfileRate)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	if got := servedMemProfileRate(t, p.URL); got != watch.DefaultMemProfileRate {
+		t.Errorf("the Go 1.27 demo runs at runtime.MemProfileRate %d, want %d", got, watch.DefaultMemProfileRate)
+	}
+	if v, err := exec.Command("go", "version", bin).Output(); err != nil || !strings.Contains(string(v), "go1.27") {
+		t.Errorf("the demo was not built by Go 1.27: %s %v", v, err)
+	}
 }

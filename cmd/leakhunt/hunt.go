@@ -101,6 +101,9 @@ Exit status: 0 no leak found, 3 a leak was found, 1 an error.`,
 			if err := checkMemProfileRate(opts.MemProfileRate); err != nil {
 				return err
 			}
+			if err := checkWarmUp(opts.WarmUp); err != nil {
+				return err
+			}
 			opts.MemProfileRateSet = cmd.Flags().Changed("memprofilerate")
 			if runF != nil {
 				return runF(cmd.Context(), opts)

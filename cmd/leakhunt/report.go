@@ -66,6 +66,9 @@ it to a ticket. It is written with mode 0600, as snapshots are.`,
 			if opts.TopN < 1 {
 				return usageErrorf("-n must be 1 or more (got %d)", opts.TopN)
 			}
+			if err := checkWarmUp(opts.WarmUp); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

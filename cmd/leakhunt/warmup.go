@@ -16,6 +16,14 @@ func addWarmUpFlag(cmd *cobra.Command, d *time.Duration) {
 		"how long heap growth must last before it is called a leak: a cache that fills up within about 3/4 of it is never flagged; 0 names heap leaks as soon as the trend is clear")
 }
 
+// checkWarmUp is the usage check of --warm-up.
+func checkWarmUp(d time.Duration) error {
+	if d < 0 {
+		return usageErrorf("--warm-up must be 0 (no wait) or more, got %s", d)
+	}
+	return nil
+}
+
 // minHeapSpan turns a --warm-up value into verdict.Options.MinHeapSpan,
 // where zero means the default and a negative value no wait.
 func minHeapSpan(warmUp time.Duration) time.Duration {

@@ -109,6 +109,9 @@ least one leak verdict, 1 error.`,
 			if err := checkMemProfileRate(opts.MemProfileRate); err != nil {
 				return err
 			}
+			if err := checkWarmUp(opts.WarmUp); err != nil {
+				return err
+			}
 			opts.MemProfileRateSet = cmd.Flags().Changed("memprofilerate")
 			if runF != nil {
 				return runF(cmd.Context(), opts)

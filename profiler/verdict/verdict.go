@@ -423,7 +423,6 @@ func unplaced(s *watch.Series, o *Options) (Verdict, bool) {
 		// profile, the growth is placed, and their own series decided (a
 		// cache that filled up: its sites have levelled off, while the
 		// total's window still holds the warm-up).
-		placed, top, topGain = 0.0, nil, 0.0
 		for _, site := range s.Sites() {
 			if !watch.InRuntime(site.Site) && s.InProgram(site.Site) {
 				gain := math.Max(0, float64(site.Bytes[idx[len(idx)-1]]-site.Bytes[idx[0]]))

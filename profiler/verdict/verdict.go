@@ -559,10 +559,19 @@ func attributed(s *watch.Series, o *Options, rule Rule, total Trend, haveTotal b
 	}
 	// The rate and growth charged to the site are the Go heap's growth that
 	// no other verdict explains: the total is exact, while the site's
-	// sampled gain is a handful of 512 KiB steps.
+	// sampled gain may be a handful of steps. Once the site's own series has
+	// risen four times or more, its gain over the window estimates the
+	// site's growth itself (a step series' Theil–Sen slope does not: long
+	// flat runs between samples pull it down), and where that is lower (the
+	// unexplained growth is shared with another site, the map holding the
+	// values), it is the site's.
+	rate, growth := unexplained/math.Max(total.Span, 1e-9), unexplained
+	if bestTr.Rises >= 4 && bestGain < growth {
+		rate, growth = bestGain/math.Max(total.Span, 1e-9), bestGain
+	}
 	v := Verdict{
 		Kind: Heap, Function: best.Site.Function, File: best.Site.File, Line: best.Site.Line,
-		Rate: unexplained / math.Max(total.Span, 1e-9), Unit: BytesPerSecond, Growth: unexplained, Current: bestTr.Last,
+		Rate: rate, Unit: BytesPerSecond, Growth: growth, Current: bestTr.Last,
 		Confidence: math.Round(conf*100) / 100,
 		Samples:    total.N, Trend: total,
 	}

@@ -34,8 +34,11 @@ type ReportOptions struct {
 	Output string
 	Force  bool
 	TopN   int
-	// WarmUp is how long heap growth must last to be called a leak.
-	WarmUp time.Duration
+	// WarmUp is how long heap growth must last to be called a leak, and
+	// WarmUpSet says --warm-up was given: otherwise a series directory's
+	// own (the watch's) applies.
+	WarmUp    time.Duration
+	WarmUpSet bool
 }
 
 // NewCmdReport builds `leakhunt report`. Tests pass runF to see the parsed options.
@@ -69,6 +72,7 @@ it to a ticket. It is written with mode 0600, as snapshots are.`,
 			if err := checkWarmUp(opts.WarmUp); err != nil {
 				return err
 			}
+			opts.WarmUpSet = cmd.Flags().Changed("warm-up")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -117,7 +121,11 @@ func reportRun(ctx context.Context, opts *ReportOptions) error {
 		}
 	}
 	src := srcfile.NewCache()
-	verdicts, note := reportVerdicts(inputs, src, opts.WarmUp)
+	warmUp := minHeapSpan(opts.WarmUp)
+	if w := seriesWarmUp(opts.Inputs); w != 0 && !opts.WarmUpSet {
+		warmUp = w
+	}
+	verdicts, note := reportVerdicts(inputs, src, warmUp)
 	hopts := report.HTMLOptions{
 		Labels: labels, Verdicts: verdicts, VerdictNote: note, Notes: notes,
 		Tool: "leakhunt " + version, Generated: opts.Factory.Now(),
@@ -221,15 +229,28 @@ func sameProgram(inputs []reportInput, force bool) error {
 	return nil
 }
 
+// seriesWarmUp is the warm-up the watch that wrote a series directory
+// among inputs judged it with (verdict.Options.MinHeapSpan), 0 when none
+// says.
+func seriesWarmUp(inputs []string) time.Duration {
+	for _, in := range inputs {
+		if idx, err := watch.ReadIndex(in); err == nil && idx.WarmUp != 0 {
+			return idx.WarmUp
+		}
+	}
+	return 0
+}
+
 // reportVerdicts runs leakhunt watch's verdict rule over the snapshots, in
 // capture order, and says how the verdicts were reached or why there are none.
 func reportVerdicts(inputs []reportInput, src *srcfile.Cache, warmUp time.Duration) ([]report.Verdict, string) {
+	// warmUp is verdict.Options.MinHeapSpan: negative for no wait.
 	series := watch.NewSeries()
 	for _, in := range inputs {
 		series.Add(in.snap)
 		series.Samples[len(series.Samples)-1].File = in.path
 	}
-	vs := verdict.Analyze(series, verdict.Options{Source: src, MinHeapSpan: minHeapSpan(warmUp)})
+	vs := verdict.Analyze(series, verdict.Options{Source: src, MinHeapSpan: warmUp})
 	if len(vs) == 0 {
 		if n := verdict.DefaultRule.MinPoints; len(inputs) < n {
 			return nil, fmt.Sprintf("No verdicts: leakhunt's leak rule needs at least %d snapshots and there are %d; take a series with leakhunt watch -o DIR.", n, len(inputs))

@@ -212,7 +212,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	vopts := verdict.Options{Source: srcfile.NewCache(), Target: target, Dir: dir, MinHeapSpan: minHeapSpan(opts.WarmUp)}
 	var current []verdict.Verdict
 	res, err := watch.Run(ctx, capture, watch.Options{
-		Interval: opts.Interval, Duration: opts.Duration, Dir: dir, Now: f.Now, Exited: exited,
+		Interval: opts.Interval, Duration: opts.Duration, Dir: dir, Now: f.Now, Exited: exited, WarmUp: minHeapSpan(opts.WarmUp),
 		OnSample: func(s *watch.Series, smp watch.Sample) {
 			if wr != nil && wr.due(time.Now()) {
 				if err := wr.walk(ctx, smp.Index); err != nil && ctx.Err() == nil {

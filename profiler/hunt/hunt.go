@@ -332,7 +332,7 @@ func (h *hunter) watch(ctx context.Context) error {
 	vopts := verdict.Options{Target: h.opts.Target, Dir: dir, Source: h.src, MinHeapSpan: h.opts.WarmUp}
 	planned := watch.Options{Interval: h.opts.Interval, Duration: h.opts.Duration}.Planned()
 	res, err := watch.Run(ctx, h.opts.Capture, watch.Options{
-		Interval: h.opts.Interval, Duration: h.opts.Duration, Dir: dir, Now: h.opts.Now,
+		Interval: h.opts.Interval, Duration: h.opts.Duration, Dir: dir, Now: h.opts.Now, WarmUp: h.opts.WarmUp,
 		OnSample: func(s *watch.Series, smp watch.Sample) {
 			h.printf("sample %d/%d  heap %s  rss %s  goroutines %d\n", s.Len(), planned,
 				report.UBytes(smp.HeapAlloc), report.UBytes(smp.RSS), smp.Goroutines)

@@ -30,6 +30,11 @@ type Index struct {
 	Interval time.Duration   `json:"interval_ns"`
 	Duration time.Duration   `json:"duration_ns"`
 	Planned  int             `json:"planned"`
+	// WarmUp is how long heap growth had to last to be called a leak in
+	// the watch that wrote the series (verdict.Options.MinHeapSpan: negative
+	// for no wait, 0 when not recorded), so that a later report judges the
+	// series as the watch did.
+	WarmUp time.Duration `json:"warm_up_ns,omitempty"`
 	// Stop says how the watch ended; empty while it is going on (or when
 	// leakhunt was killed).
 	Stop    Stop     `json:"stop,omitempty"`

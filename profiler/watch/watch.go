@@ -46,6 +46,9 @@ type Options struct {
 	OnSample func(s *Series, smp Sample)
 	// OnError is told of a capture that failed without ending the watch.
 	OnError func(err error)
+	// WarmUp is recorded in the index (Index.WarmUp); Run does not judge
+	// the series itself.
+	WarmUp time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -120,7 +123,7 @@ func Run(ctx context.Context, capture CaptureFunc, opts Options) (*Result, error
 				}
 			}()
 		}
-		idx = &Index{Version: IndexVersion, Interval: opts.Interval, Duration: opts.Duration, Planned: res.Planned}
+		idx = &Index{Version: IndexVersion, Interval: opts.Interval, Duration: opts.Duration, Planned: res.Planned, WarmUp: opts.WarmUp}
 	}
 	start := opts.Now()
 	failures := 0

@@ -64,9 +64,12 @@ Leak verdicts are printed as soon as the evidence is strong, and at the end:
 heap (an allocation site whose in-use bytes keep growing), goroutine (a group
 whose count keeps growing) and non-go-memory (RSS grows, the Go heap does
 not). docs/verdicts.md explains the rule: a cache warming up to a plateau, a
-sawtooth of temporary buffers, GC timing and an idle pool are not leaks. A
-verdict printed while a cache was still warming up is listed as cleared at
-the end once the plateau shows.
+sawtooth of temporary buffers, GC timing and an idle pool are not leaks.
+Heap growth is called a leak once it has lasted --warm-up (40 s), so that a
+cache filling up within about 30 s shows its plateau first; a verdict printed
+while a longer warm-up was still going on is listed as cleared at the end.
+A program leakhunt starts has its heap sampled once per 64 KiB
+(--memprofilerate), so that slow leaks are placed sooner.
 
 With -- COMMAND, leakhunt starts the program and watches it: through the
 net/http/pprof URL it prints (http://127.0.0.1:PORT/..., read from its

@@ -12,10 +12,14 @@ import (
 // that do not leak, one per second, as watch does after each sample: no
 // verdict at any moment, not only at the end. bounded@80 is the bounded
 // demo at its default rate: its LRU grows 2.5 MiB in 26 s at the site of
-// the cache demo's leak, then stays flat.
+// the cache demo's leak, then stays flat. sender-fixed-go1.27 is a Go 1.27
+// build whose anonymous RSS grew 3 MiB in its first 25 s, into memory the
+// runtime already held: a non-Go verdict at 28 s when such a verdict waited
+// only 20 s.
 func TestNoLiveVerdictOnControls(t *testing.T) {
 	for _, file := range []string{"counts/bounded@80.json.gz", "counts/cache-fixed@20.json.gz",
-		"counts/eventlog-fixed@50.json.gz", "counts/pool@2.json.gz", "counts/sawtooth@0.5.json.gz"} {
+		"counts/eventlog-fixed@50.json.gz", "counts/pool@2.json.gz", "counts/sawtooth@0.5.json.gz",
+		"counts64/sender-fixed-go1.27@5.json.gz"} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
 			s := loadReal(t, file)
@@ -157,4 +161,27 @@ func TestHeldOut(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRealSeriesGo127 judges the cgo demo built by Go 1.27 (run Q of
+// docs/accuracy.md) sample by sample, as watch does: its C memory is named
+// as memory outside the Go heap, at two samples in a row (what watch
+// prints), within the minute.
+func TestRealSeriesGo127(t *testing.T) {
+	s := loadReal(t, "counts64/cgo-go1.27@1.json.gz")
+	held := 0
+	for n := 2; n <= s.Len() && s.Samples[n-1].Time.Sub(s.Samples[0].Time) <= time.Minute; n++ {
+		named := false
+		for _, v := range Analyze(s.Prefix(n), Options{}) {
+			named = named || v.Kind == NonGoMemory
+		}
+		if !named {
+			held = 0
+			continue
+		}
+		if held++; held == 2 {
+			return
+		}
+	}
+	t.Fatal("no non-go-memory verdict held at two samples in a row on the Go 1.27 cgo demo within a minute")
 }

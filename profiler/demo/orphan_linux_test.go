@@ -1,16 +1,12 @@
 package demo
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/leakhunt/leakhunt/internal/proctest"
 )
 
 // orphanEnv makes the test binary the parent of a demo (the binary named by
@@ -31,16 +27,6 @@ func init() {
 	select {}
 }
 
-func procAlive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
-}
-
 // TestDemoDiesWithLeakhunt kills the process that started a demo with
 // SIGKILL, which gives it no chance to call Stop (a hunt --demo killed
 // that way), and checks that the demo does not outlive it.
@@ -51,43 +37,5 @@ func TestDemoDiesWithLeakhunt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent := exec.Command(os.Args[0], "-test.run=^$")
-	parent.Env = append(os.Environ(), orphanEnv+"="+bin)
-	out, err := parent.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent.Stderr = os.Stderr
-	if err := parent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer parent.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("the parent printed no demo PID: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(line), "child "))
-	if err != nil {
-		t.Fatalf("the parent said %q", line)
-	}
-	t.Cleanup(func() {
-		if procAlive(pid) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
-	time.Sleep(300 * time.Millisecond)
-	if !procAlive(pid) {
-		t.Fatalf("the demo %d died while its parent was running", pid)
-	}
-	if err := parent.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	parent.Wait()
-	deadline := time.Now().Add(30 * time.Second)
-	for procAlive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo %d still runs 30 s after its parent was killed with SIGKILL", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	proctest.DiesWithParent(t, orphanEnv+"="+bin, "the demo")
 }
